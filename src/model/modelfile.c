@@ -1,0 +1,518 @@
+/*
+ * The model file: a compact, versioned, checksummed binary form of a model.
+ *
+ * Layout (all integers little-endian):
+ *   header   "VIGILMDL" | u32 version | u32 flags (0) | u64 payload length
+ *   payload  u32 nk | u32 k × nk
+ *            u64 traces | u64 events | i64 created_ms | u32 n | n bytes source
+ *            u32 nacts | (u32 len | len bytes) × nacts        — ids in order
+ *            per k in K: u32 k | u32 nstates | u32 ntrans
+ *                        (u32 sym × k | u64 count | u64 dev) × nstates
+ *                        (u32 activity | u32 state | u64 count | u64 dev) × ntrans
+ *   trailer  u32 CRC-32 (zlib) of header and payload
+ *
+ * Decoding trusts nothing: every length is bounds-checked against what is
+ * left, every id against its table, duplicates and count mismatches are
+ * refused as corruption, so a damaged or foreign file gives a clear error
+ * and never a half-built model.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "model/model_impl.h"
+#include "vigil/buf.h"
+
+#define HEADER_LEN 24
+#define TRAILER_LEN 4
+#define MAX_MODEL_FILE (4ull << 30)
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static vg_err put32(struct vg_buf *b, uint32_t v)
+{
+    unsigned char p[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    return vg_buf_add(b, p, 4);
+}
+
+static vg_err put64(struct vg_buf *b, uint64_t v)
+{
+    vg_err rc = put32(b, (uint32_t)v);
+    return rc ? rc : put32(b, (uint32_t)(v >> 32));
+}
+
+static vg_err put_bytes(struct vg_buf *b, const char *s, size_t n)
+{
+    vg_err rc = put32(b, (uint32_t)n);
+    return rc ? rc : vg_buf_add(b, s, n);
+}
+
+static vg_err encode_meta(const struct vg_model *m, struct vg_buf *b)
+{
+    vg_err rc = put32(b, (uint32_t)m->nk);
+    for (size_t i = 0; i < m->nk && !rc; i++)
+        rc = put32(b, (uint32_t)m->ks[i]);
+    if (!rc)
+        rc = put64(b, m->meta.traces);
+    if (!rc)
+        rc = put64(b, m->meta.events);
+    if (!rc)
+        rc = put64(b, (uint64_t)m->meta.created_ms);
+    if (!rc)
+        rc = put_bytes(b, m->meta.source, strnlen(m->meta.source, sizeof m->meta.source));
+    uint32_t nacts = vg_intern_count(m->acts);
+    if (!rc)
+        rc = put32(b, nacts);
+    for (uint32_t id = 0; id < nacts && !rc; id++) {
+        size_t len;
+        const char *s = vg_intern_str(m->acts, id, &len);
+        rc = put_bytes(b, s, len);
+    }
+    return rc;
+}
+
+static vg_err encode_auto(const struct kauto *a, struct vg_buf *b)
+{
+    vg_err rc = put32(b, (uint32_t)a->k);
+    if (!rc)
+        rc = put32(b, a->nstates);
+    if (!rc)
+        rc = put32(b, a->ntrans);
+    for (uint32_t s = 0; s < a->nstates && !rc; s++) {
+        for (int j = 0; j < a->k && !rc; j++)
+            rc = put32(b, a->syms[(size_t)s * (size_t)a->k + (size_t)j]);
+        if (!rc)
+            rc = put64(b, a->states[s].count);
+        if (!rc)
+            rc = put64(b, a->states[s].dev);
+    }
+    for (uint32_t t = 0; t < a->ntrans && !rc; t++) {
+        const struct ktrans *tr = &a->trans[t];
+        rc = put64(b, tr->key); /* state in the high half: u32 act, u32 state */
+        if (!rc)
+            rc = put64(b, tr->count);
+        if (!rc)
+            rc = put64(b, tr->dev);
+    }
+    return rc;
+}
+
+vg_err vg_model_encode(const struct vg_model *m, unsigned char **data, size_t *len)
+{
+    struct vg_buf b;
+    vg_buf_init(&b, 0);
+    vg_err rc = vg_buf_add(&b, VG_MODEL_MAGIC, 8);
+    if (!rc)
+        rc = put32(&b, VG_MODEL_VERSION);
+    if (!rc)
+        rc = put32(&b, 0);
+    if (!rc)
+        rc = put64(&b, 0); /* payload length, patched below */
+    if (!rc)
+        rc = encode_meta(m, &b);
+    for (size_t i = 0; i < m->nk && !rc; i++)
+        rc = encode_auto(m->autos[m->ks[i]], &b);
+    if (rc) {
+        vg_buf_free(&b);
+        return rc;
+    }
+    uint64_t payload = b.len - HEADER_LEN;
+    for (int i = 0; i < 8; i++)
+        b.data[16 + i] = (char)(payload >> (8 * i));
+    uLong crc = crc32(0L, (const Bytef *)b.data, (uInt)0);
+    for (size_t off = 0; off < b.len;) {
+        size_t chunk = b.len - off > (1u << 30) ? (1u << 30) : b.len - off;
+        crc = crc32(crc, (const Bytef *)b.data + off, (uInt)chunk);
+        off += chunk;
+    }
+    rc = put32(&b, (uint32_t)crc);
+    if (rc) {
+        vg_buf_free(&b);
+        return rc;
+    }
+    *data = (unsigned char *)b.data;
+    *len = b.len;
+    return VG_OK;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+struct cursor {
+    const unsigned char *p;
+    size_t left;
+    size_t off;              /* from the start of the file, for messages */
+    struct vg_error *err;
+};
+
+static int need(struct cursor *c, size_t n, const char *what)
+{
+    if (c->left >= n)
+        return 0;
+    vg_error_set(c->err, VG_ERR_CORRUPT, 0, 0, "truncated at byte %zu (reading %s)", c->off, what);
+    return -1;
+}
+
+static int get32(struct cursor *c, uint32_t *v, const char *what)
+{
+    if (need(c, 4, what))
+        return -1;
+    *v = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 | (uint32_t)c->p[2] << 16 |
+         (uint32_t)c->p[3] << 24;
+    c->p += 4;
+    c->left -= 4;
+    c->off += 4;
+    return 0;
+}
+
+static int get64(struct cursor *c, uint64_t *v, const char *what)
+{
+    uint32_t lo, hi;
+    if (get32(c, &lo, what) || get32(c, &hi, what))
+        return -1;
+    *v = (uint64_t)hi << 32 | lo;
+    return 0;
+}
+
+static int get_bytes(struct cursor *c, const unsigned char **s, uint32_t *n, const char *what)
+{
+    if (get32(c, n, what) || need(c, *n, what))
+        return -1;
+    *s = c->p;
+    c->p += *n;
+    c->left -= *n;
+    c->off += *n;
+    return 0;
+}
+
+static int corrupt(struct cursor *c, const char *what)
+{
+    vg_error_set(c->err, VG_ERR_CORRUPT, 0, 0, "%s (near byte %zu)", what, c->off);
+    return -1;
+}
+
+static int check_header(const unsigned char *data, size_t len, struct vg_error *err)
+{
+    if (len < 8 || memcmp(data, VG_MODEL_MAGIC, 8) != 0) {
+        vg_error_set(err, VG_ERR_FORMAT, 0, 0, "not a vigil model file (bad magic)");
+        return -1;
+    }
+    if (len < HEADER_LEN + TRAILER_LEN) {
+        vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "truncated model file (%zu bytes)", len);
+        return -1;
+    }
+    uint32_t version = (uint32_t)data[8] | (uint32_t)data[9] << 8 | (uint32_t)data[10] << 16 |
+                       (uint32_t)data[11] << 24;
+    if (version != VG_MODEL_VERSION) {
+        vg_error_set(err, VG_ERR_VERSION, 0, 0,
+                     "model file version %u; this vigil reads version %u", version,
+                     VG_MODEL_VERSION);
+        return -1;
+    }
+    uint64_t payload = 0;
+    for (int i = 7; i >= 0; i--)
+        payload = payload << 8 | data[16 + i];
+    if (payload != len - HEADER_LEN - TRAILER_LEN) {
+        vg_error_set(err, VG_ERR_CORRUPT, 0, 0,
+                     "model file is %zu bytes but its header says %llu (truncated or extended)",
+                     len, (unsigned long long)(payload + HEADER_LEN + TRAILER_LEN));
+        return -1;
+    }
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < len - TRAILER_LEN;) {
+        size_t chunk = len - TRAILER_LEN - off > (1u << 30) ? (1u << 30) : len - TRAILER_LEN - off;
+        crc = crc32(crc, data + off, (uInt)chunk);
+        off += chunk;
+    }
+    const unsigned char *t = data + len - TRAILER_LEN;
+    uint32_t want = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                    (uint32_t)t[3] << 24;
+    if ((uint32_t)crc != want) {
+        vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "checksum mismatch: the model file is damaged");
+        return -1;
+    }
+    return 0;
+}
+
+static int decode_prefixes(struct cursor *c, int ks[VG_K_MAX], size_t *nk)
+{
+    uint32_t n, k;
+    if (get32(c, &n, "prefix count"))
+        return -1;
+    if (n == 0 || n > VG_K_MAX)
+        return corrupt(c, "bad number of prefix lengths");
+    for (uint32_t i = 0; i < n; i++) {
+        if (get32(c, &k, "prefix length"))
+            return -1;
+        if (k < 1 || k > VG_K_MAX || (i && (int)k <= ks[i - 1]))
+            return corrupt(c, "bad prefix length");
+        ks[i] = (int)k;
+    }
+    *nk = n;
+    return 0;
+}
+
+static int decode_meta(struct cursor *c, struct vg_model *m)
+{
+    uint64_t created;
+    const unsigned char *src;
+    uint32_t n, nacts;
+    if (get64(c, &m->meta.traces, "meta") || get64(c, &m->meta.events, "meta") ||
+        get64(c, &created, "meta") || get_bytes(c, &src, &n, "source"))
+        return -1;
+    m->meta.created_ms = (int64_t)created;
+    if (n >= sizeof m->meta.source)
+        return corrupt(c, "source name too long");
+    memcpy(m->meta.source, src, n);
+    m->meta.source[n] = '\0';
+    if (get32(c, &nacts, "activity count"))
+        return -1;
+    if (nacts >= VG_ACT_OTHER || nacts > c->left / 4)
+        return corrupt(c, "bad activity count");
+    if (nacts > m->limits.max_activities)
+        m->limits.max_activities = nacts;
+    if (vg_intern_new(&m->acts, m->limits.max_activities))
+        return corrupt(c, "out of memory");
+    for (uint32_t i = 0; i < nacts; i++) {
+        uint32_t id;
+        if (get_bytes(c, &src, &n, "activity name"))
+            return -1;
+        if (vg_intern_put(m->acts, (const char *)src, n, &id) || id != i)
+            return corrupt(c, "duplicate activity name");
+    }
+    return 0;
+}
+
+static int valid_sym(uint32_t s, uint32_t nacts, int in_state)
+{
+    if (s < nacts || s == VG_ACT_OTHER)
+        return 1;
+    return in_state ? s == VG_ACT_START : s == VG_ACT_END;
+}
+
+static int decode_states(struct cursor *c, struct vg_model *m, struct kauto *a, uint32_t n)
+{
+    uint32_t nacts = vg_intern_count(m->acts);
+    uint32_t syms[VG_K_MAX];
+    for (uint32_t s = 0; s < n; s++) {
+        for (int j = 0; j < a->k; j++) {
+            if (get32(c, &syms[j], "state"))
+                return -1;
+            if (!valid_sym(syms[j], nacts, 1))
+                return corrupt(c, "state names an unknown activity");
+        }
+        uint64_t h = state_hash(syms, a->k);
+        if (model__state_find(a, syms, h) != NONE32)
+            return corrupt(c, "duplicate state");
+        if (model__state_add(m, a, syms, h, 0) != s)
+            return corrupt(c, "out of memory");
+        if (get64(c, &a->states[s].count, "state") || get64(c, &a->states[s].dev, "state"))
+            return -1;
+    }
+    return 0;
+}
+
+static int decode_trans(struct cursor *c, struct vg_model *m, struct kauto *a, uint32_t n)
+{
+    uint32_t nacts = vg_intern_count(m->acts);
+    for (uint32_t t = 0; t < n; t++) {
+        uint64_t key, count, dev;
+        if (get64(c, &key, "transition") || get64(c, &count, "transition") ||
+            get64(c, &dev, "transition"))
+            return -1;
+        uint32_t state = (uint32_t)(key >> 32), act = (uint32_t)key;
+        if (state >= a->nstates || !valid_sym(act, nacts, 0))
+            return corrupt(c, "transition names an unknown state or activity");
+        if (model__trans_find(a, state, act))
+            return corrupt(c, "duplicate transition");
+        struct ktrans *tr = model__trans_add(m, a, state, act, 0);
+        if (!tr)
+            return corrupt(c, "out of memory");
+        tr->count = count;
+        tr->dev = dev;
+    }
+    return 0;
+}
+
+/* Each state's count must be the sum of its transitions' training counts. */
+static int check_counts(struct cursor *c, const struct kauto *a)
+{
+    for (uint32_t s = 0; s < a->nstates; s++) {
+        uint64_t sum = 0;
+        for (uint32_t t = a->states[s].head; t != NONE32; t = a->trans[t].next)
+            sum += a->trans[t].count;
+        if (sum != a->states[s].count)
+            return corrupt(c, "state and transition counts disagree");
+    }
+    return 0;
+}
+
+static int decode_auto(struct cursor *c, struct vg_model *m, int k)
+{
+    uint32_t kk, ns, nt;
+    if (get32(c, &kk, "automaton") || get32(c, &ns, "automaton") || get32(c, &nt, "automaton"))
+        return -1;
+    if ((int)kk != k)
+        return corrupt(c, "automata out of order");
+    /* Each state takes at least 16 + 4k bytes and each transition 24: a
+     * count larger than the rest of the file could hold is corruption. */
+    if (ns > c->left / (16 + 4 * (size_t)k) || nt > c->left / 24)
+        return corrupt(c, "bad state or transition count");
+    struct kauto *a = m->autos[k];
+    if (ns > m->limits.max_states)
+        m->limits.max_states = ns;
+    if (nt > m->limits.max_transitions)
+        m->limits.max_transitions = nt;
+    if (decode_states(c, m, a, ns) || decode_trans(c, m, a, nt))
+        return -1;
+    return check_counts(c, a);
+}
+
+vg_err vg_model_decode(struct vg_model **out, const unsigned char *data, size_t len,
+                       struct vg_error *err)
+{
+    *out = NULL;
+    if (check_header(data, len, err))
+        return err ? err->code : VG_ERR_CORRUPT;
+    struct vg_error local;
+    struct cursor c = {data + HEADER_LEN, len - HEADER_LEN - TRAILER_LEN, HEADER_LEN,
+                       err ? err : &local};
+    int ks[VG_K_MAX];
+    size_t nk;
+    struct vg_model *m = NULL;
+    if (decode_prefixes(&c, ks, &nk))
+        return c.err->code;
+    if (model__alloc(&m, ks, nk, NULL, 0))
+        return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory");
+    int bad = decode_meta(&c, m);
+    for (size_t i = 0; i < nk && !bad; i++)
+        bad = decode_auto(&c, m, ks[i]);
+    if (!bad && c.left)
+        bad = corrupt(&c, "trailing bytes after the last automaton");
+    if (bad) {
+        vg_model_free(&m);
+        return c.err->code;
+    }
+    *out = m;
+    return VG_OK;
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+static vg_err write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return VG_ERR_IO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return VG_OK;
+}
+
+static void fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+vg_err vg_model_save(const struct vg_model *m, const char *path, struct vg_error *err)
+{
+    vg_error_where(err, path);
+    unsigned char *data;
+    size_t len;
+    if (vg_model_encode(m, &data, &len))
+        return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory encoding the model");
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        free(data);
+        return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory");
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    vg_err rc = fd < 0 ? VG_ERR_IO : write_all(fd, data, len);
+    if (!rc && fsync(fd))
+        rc = VG_ERR_IO;
+    int saved = errno;
+    if (fd >= 0 && close(fd) && !rc)
+        rc = VG_ERR_IO;
+    if (!rc && rename(tmp, path))
+        rc = VG_ERR_IO;
+    if (rc) {
+        saved = errno ? errno : saved;
+        if (fd >= 0)
+            unlink(tmp);
+        vg_error_set(err, rc, 0, 0, "cannot write the model: %s", strerror(saved));
+    } else {
+        fsync_dir_of(path);
+    }
+    free(tmp);
+    free(data);
+    return rc;
+}
+
+static vg_err read_file(const char *path, unsigned char **data, size_t *len, struct vg_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return vg_error_set(err, VG_ERR_IO, 0, 0, "cannot open: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_MODEL_FILE) {
+        close(fd);
+        return vg_error_set(err, VG_ERR_FORMAT, 0, 0, "not a regular file of a model's size");
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    unsigned char *p = malloc(n ? n : 1);
+    while (p && got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (!p || got != n) {
+        free(p);
+        return vg_error_set(err, p ? VG_ERR_IO : VG_ERR_NOMEM, 0, 0, "cannot read the model");
+    }
+    *data = p;
+    *len = n;
+    return VG_OK;
+}
+
+vg_err vg_model_load(struct vg_model **out, const char *path, struct vg_error *err)
+{
+    *out = NULL;
+    vg_error_where(err, path);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    vg_err rc = read_file(path, &data, &len, err);
+    if (rc)
+        return rc;
+    rc = vg_model_decode(out, data, len, err);
+    free(data);
+    return rc;
+}
