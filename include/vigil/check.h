@@ -21,6 +21,8 @@
 extern "C" {
 #endif
 
+struct vg_buf;
+
 /* ---- trainer --------------------------------------------------------- */
 
 struct vg_trainer;
@@ -71,6 +73,10 @@ struct vg_check_opts {
     int min_k;                 /* for VG_POLICY_MIN_K; default 2 */
     enum vg_on_deviation on_deviation;
     int no_counting;           /* 1: do not add deviation counters to the model */
+    uint64_t max_cases;        /* open cases kept; past it the least recently
+                                  used case is evicted (0 = no limit) */
+    int64_t idle_timeout_ms;   /* cases idle longer are evicted by
+                                  vg_checker_expire (0 = never) */
 };
 void vg_check_opts_default(struct vg_check_opts *o);
 
@@ -86,6 +92,9 @@ struct vg_verdict {
     int deviation;       /* per the policy */
     int appended;        /* the event was appended to the case history */
     int new_case;        /* the event opened the case */
+    int was_evicted;     /* …and a case of this id was evicted before (so its
+                            history starts afresh); remembered for recently
+                            evicted ids only, see vg_checker_expire */
     uint32_t activity;   /* the activity's id (VG_ACT_END for an end of case) */
     uint64_t case_events; /* events of the case so far, this one included */
     int max_k;
@@ -110,6 +119,34 @@ vg_err vg_checker_event(struct vg_checker *c, const char *case_id, size_t case_l
 vg_err vg_checker_end(struct vg_checker *c, const char *case_id, size_t case_len,
                       struct vg_verdict *v);
 uint64_t vg_checker_open_cases(const struct vg_checker *c);
+
+/* The clock (epoch ms) stamped on cases as they see events; the caller sets
+ * it, e.g. to each event's arrival time, so that replaying a log with the
+ * same times gives the same evictions. */
+void vg_checker_set_clock(struct vg_checker *c, int64_t now_ms);
+/* Evict cases idle for longer than opts.idle_timeout_ms at the clock's
+ * time; returns how many. Evicted ids are remembered in a bounded table (as
+ * many as max_cases, at least 4096, hashed — a rare collision may report a
+ * never-evicted id as evicted) so that a later event can say so. */
+uint64_t vg_checker_expire(struct vg_checker *c);
+
+/* An open case: its events so far and its history window (the last max_k
+ * activities, oldest first, ⊥-padded). */
+struct vg_case_info {
+    uint64_t events;
+    int64_t last_seen;
+    int max_k;
+    uint32_t history[VG_K_MAX];
+};
+vg_err vg_checker_case(const struct vg_checker *c, const char *case_id, size_t case_len,
+                       struct vg_case_info *out);
+
+/* The checker's state (open cases with their histories, clock, statistics)
+ * as bytes, for snapshots; decode into a checker that has no open cases and
+ * judges against an identical model. */
+vg_err vg_checker_encode(const struct vg_checker *c, struct vg_buf *out);
+vg_err vg_checker_decode(struct vg_checker *c, const unsigned char *data, size_t len,
+                         struct vg_error *err);
 /* The model the checker judges against (and counts into). */
 struct vg_model *vg_checker_model(const struct vg_checker *c);
 
@@ -123,6 +160,10 @@ struct vg_check_stats {
     uint64_t events;
     uint64_t ends;
     uint64_t deviations;
+    uint64_t evicted_lru;      /* cases evicted by the max_cases cap */
+    uint64_t evicted_idle;     /* cases evicted by the idle timeout */
+    uint64_t reopened;         /* events that reopened an evicted case */
+    uint64_t counters_dropped; /* deviations not counted: a model limit was reached */
     uint64_t results[VG_K_MAX + 1][VG_RES__COUNT]; /* [k][result] */
 };
 void vg_checker_stats(const struct vg_checker *c, struct vg_check_stats *out);
@@ -136,7 +177,6 @@ size_t vg_checker_expected(const struct vg_checker *c, const struct vg_check *ch
  * {"case":…,"activity":…,"deviation":…,"checks":[{"prefix":k,"state":[…],
  *  "result":…,"probability":p,"expected":[…]}]}. `expected` (top 3) is
  * present on checks that flag the event. */
-struct vg_buf;
 vg_err vg_verdict_json(const struct vg_checker *c, const struct vg_verdict *v,
                        const char *case_id, size_t case_len, struct vg_buf *out);
 

@@ -77,9 +77,40 @@ struct vcase *cases_add(struct cases *t, const char *id, size_t len, uint64_t ha
     c->id_len = (uint32_t)len;
     memcpy(c->id, id, len);
     c->id[len] = '\0';
+    c->last_seen = 0;
+    c->lru_prev = t->lru_tail;
+    c->lru_next = NULL;
+    if (t->lru_tail)
+        t->lru_tail->lru_next = c;
+    else
+        t->lru_head = c;
+    t->lru_tail = c;
     place(t->slots, t->nslots, hash, c);
     t->count++;
     return c;
+}
+
+static void lru_unlink(struct cases *t, struct vcase *c)
+{
+    if (c->lru_prev)
+        c->lru_prev->lru_next = c->lru_next;
+    else
+        t->lru_head = c->lru_next;
+    if (c->lru_next)
+        c->lru_next->lru_prev = c->lru_prev;
+    else
+        t->lru_tail = c->lru_prev;
+}
+
+void cases_touch(struct cases *t, struct vcase *c)
+{
+    if (t->lru_tail == c)
+        return;
+    lru_unlink(t, c);
+    c->lru_prev = t->lru_tail;
+    c->lru_next = NULL;
+    t->lru_tail->lru_next = c;
+    t->lru_tail = c;
 }
 
 void cases_del(struct cases *t, struct vcase *c)
@@ -99,6 +130,7 @@ void cases_del(struct cases *t, struct vcase *c)
     }
     t->slots[i].c = NULL;
     t->slots[i].hash = 0;
+    lru_unlink(t, c);
     free(c);
     t->count--;
 }

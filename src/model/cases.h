@@ -19,6 +19,8 @@ struct vcase {
     uint64_t hash;
     uint64_t seq;               /* order of first appearance */
     uint64_t events;            /* events seen, appended or not */
+    int64_t last_seen;          /* the clock when the case last had an event */
+    struct vcase *lru_prev, *lru_next; /* least recently used first */
     uint32_t hist[VG_K_MAX];    /* last max_k activities, oldest first, ⊥-padded */
     uint32_t st[VG_K_MAX];      /* per prefix position: current state, NONE = look up */
     uint32_t id_len;
@@ -35,6 +37,7 @@ struct cases {
     uint32_t nslots;            /* power of two */
     uint64_t count;
     uint64_t next_seq;
+    struct vcase *lru_head, *lru_tail;
 };
 
 int cases_init(struct cases *t);
@@ -43,6 +46,13 @@ struct vcase *cases_find(const struct cases *t, const char *id, size_t len, uint
 /* A new record with a ⊥-filled history and unresolved states; NULL on OOM. */
 struct vcase *cases_add(struct cases *t, const char *id, size_t len, uint64_t hash);
 void cases_del(struct cases *t, struct vcase *c);
+/* Mark c as the most recently used case. */
+void cases_touch(struct cases *t, struct vcase *c);
+/* The least recently used case, or NULL. */
+static inline struct vcase *cases_oldest(const struct cases *t)
+{
+    return t->lru_head;
+}
 /* Every open case in order of first appearance; fn must not add or delete. */
 int cases_each_ordered(const struct cases *t, void (*fn)(void *ud, struct vcase *c), void *ud);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model/cases.h"
+#include "model/check_impl.h"
 #include "model/model_impl.h"
 
 /* ---- names ------------------------------------------------------------ */
@@ -144,13 +145,15 @@ uint64_t vg_trainer_open_cases(const struct vg_trainer *t)
 
 /* ---- checker ------------------------------------------------------------ */
 
-struct vg_checker {
-    struct vg_model *m;
-    struct vg_check_opts o;
-    struct cases cases;
-    struct vg_check_stats st;
-    uint64_t counters_dropped; /* deviations not counted: a model limit was reached */
-};
+static uint32_t evicted_slots(uint64_t max_cases)
+{
+    uint64_t want = max_cases > 4096 ? max_cases : 4096, n = 1;
+    if (want > (1u << 24))
+        want = 1u << 24;
+    while (n < want)
+        n *= 2;
+    return (uint32_t)n;
+}
 
 vg_err vg_checker_new(struct vg_checker **out, struct vg_model *m, const struct vg_check_opts *o)
 {
@@ -164,6 +167,14 @@ vg_err vg_checker_new(struct vg_checker **out, struct vg_model *m, const struct 
         c->o = *o;
     else
         vg_check_opts_default(&c->o);
+    if (c->o.max_cases || c->o.idle_timeout_ms) {
+        c->nevicted = evicted_slots(c->o.max_cases);
+        c->evicted = calloc(c->nevicted, sizeof *c->evicted);
+        if (!c->evicted) {
+            vg_checker_free(&c);
+            return VG_ERR_NOMEM;
+        }
+    }
     *out = c;
     return VG_OK;
 }
@@ -173,6 +184,7 @@ void vg_checker_free(struct vg_checker **cp)
     if (!*cp)
         return;
     cases_fini(&(*cp)->cases);
+    free((*cp)->evicted);
     free(*cp);
     *cp = NULL;
 }
@@ -245,7 +257,7 @@ static void count_deviation(struct vg_checker *c, struct vcase *cs, size_t i, ui
         const uint32_t *syms = case_hist(m, cs) + (m->max_k - a->k);
         s = model__state_add(m, a, syms, state_hash(syms, a->k), 1);
         if (s == NONE32) {
-            c->counters_dropped++;
+            c->st.counters_dropped++;
             return;
         }
         chk->state = s;
@@ -254,7 +266,7 @@ static void count_deviation(struct vg_checker *c, struct vcase *cs, size_t i, ui
     a->states[s].dev++;
     struct ktrans *t = *tix != NONE32 ? &a->trans[*tix] : model__trans_add(m, a, s, act, 1);
     if (!t) {
-        c->counters_dropped++;
+        c->st.counters_dropped++;
         return;
     }
     *tix = (uint32_t)(t - a->trans);
@@ -317,6 +329,64 @@ static void judge(struct vg_checker *c, struct vcase *cs, uint32_t act, struct v
         append(c, cs, act, tix);
 }
 
+static void evict(struct vg_checker *c, struct vcase *cs)
+{
+    if (c->evicted)
+        c->evicted[cs->hash & (c->nevicted - 1)] = cs->hash | 1; /* never 0 */
+    cases_del(&c->cases, cs);
+}
+
+/* A new case record, making room under max_cases first. */
+static struct vcase *open_case(struct vg_checker *c, const char *id, size_t len, uint64_t h,
+                               int *was_evicted)
+{
+    if (c->o.max_cases && c->cases.count >= c->o.max_cases) {
+        evict(c, cases_oldest(&c->cases));
+        c->st.evicted_lru++;
+    }
+    if (c->evicted) {
+        uint64_t *slot = &c->evicted[h & (c->nevicted - 1)];
+        if (*slot == (h | 1)) {
+            *was_evicted = 1;
+            *slot = 0;
+            c->st.reopened++;
+        }
+    }
+    return cases_add(&c->cases, id, len, h);
+}
+
+void vg_checker_set_clock(struct vg_checker *c, int64_t now_ms)
+{
+    c->clock = now_ms;
+}
+
+uint64_t vg_checker_expire(struct vg_checker *c)
+{
+    uint64_t n = 0;
+    if (c->o.idle_timeout_ms <= 0)
+        return 0;
+    struct vcase *cs;
+    while ((cs = cases_oldest(&c->cases)) && c->clock - cs->last_seen > c->o.idle_timeout_ms) {
+        evict(c, cs);
+        n++;
+    }
+    c->st.evicted_idle += n;
+    return n;
+}
+
+vg_err vg_checker_case(const struct vg_checker *c, const char *case_id, size_t case_len,
+                       struct vg_case_info *out)
+{
+    struct vcase *cs = cases_find(&c->cases, case_id, case_len, vg_hash_bytes(case_id, case_len));
+    if (!cs)
+        return VG_ERR_NOT_FOUND;
+    out->events = cs->events;
+    out->last_seen = cs->last_seen;
+    out->max_k = c->m->max_k;
+    memcpy(out->history, case_hist(c->m, cs), (size_t)c->m->max_k * sizeof *out->history);
+    return VG_OK;
+}
+
 vg_err vg_checker_event(struct vg_checker *c, const char *case_id, size_t case_len,
                         const char *activity, size_t activity_len, struct vg_verdict *v)
 {
@@ -326,8 +396,11 @@ vg_err vg_checker_event(struct vg_checker *c, const char *case_id, size_t case_l
     uint64_t h = vg_hash_bytes(case_id, case_len);
     struct vcase *cs = cases_find(&c->cases, case_id, case_len, h);
     v->new_case = cs == NULL;
-    if (!cs && !(cs = cases_add(&c->cases, case_id, case_len, h)))
+    v->was_evicted = 0;
+    if (!cs && !(cs = open_case(c, case_id, case_len, h, &v->was_evicted)))
         return VG_ERR_NOMEM;
+    cs->last_seen = c->clock;
+    cases_touch(&c->cases, cs);
     cs->events++;
     v->case_events = cs->events;
     c->st.events++;

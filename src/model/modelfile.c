@@ -24,8 +24,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "core/bytes.h"
 #include "model/model_impl.h"
 #include "vigil/buf.h"
 
@@ -35,71 +35,52 @@
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static vg_err put32(struct vg_buf *b, uint32_t v)
-{
-    unsigned char p[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    return vg_buf_add(b, p, 4);
-}
-
-static vg_err put64(struct vg_buf *b, uint64_t v)
-{
-    vg_err rc = put32(b, (uint32_t)v);
-    return rc ? rc : put32(b, (uint32_t)(v >> 32));
-}
-
-static vg_err put_bytes(struct vg_buf *b, const char *s, size_t n)
-{
-    vg_err rc = put32(b, (uint32_t)n);
-    return rc ? rc : vg_buf_add(b, s, n);
-}
-
 static vg_err encode_meta(const struct vg_model *m, struct vg_buf *b)
 {
-    vg_err rc = put32(b, (uint32_t)m->nk);
+    vg_err rc = bytes_put32(b, (uint32_t)m->nk);
     for (size_t i = 0; i < m->nk && !rc; i++)
-        rc = put32(b, (uint32_t)m->ks[i]);
+        rc = bytes_put32(b, (uint32_t)m->ks[i]);
     if (!rc)
-        rc = put64(b, m->meta.traces);
+        rc = bytes_put64(b, m->meta.traces);
     if (!rc)
-        rc = put64(b, m->meta.events);
+        rc = bytes_put64(b, m->meta.events);
     if (!rc)
-        rc = put64(b, (uint64_t)m->meta.created_ms);
+        rc = bytes_put64(b, (uint64_t)m->meta.created_ms);
     if (!rc)
-        rc = put_bytes(b, m->meta.source, strnlen(m->meta.source, sizeof m->meta.source));
+        rc = bytes_put_str(b, m->meta.source, strnlen(m->meta.source, sizeof m->meta.source));
     uint32_t nacts = vg_intern_count(m->acts);
     if (!rc)
-        rc = put32(b, nacts);
+        rc = bytes_put32(b, nacts);
     for (uint32_t id = 0; id < nacts && !rc; id++) {
         size_t len;
         const char *s = vg_intern_str(m->acts, id, &len);
-        rc = put_bytes(b, s, len);
+        rc = bytes_put_str(b, s, len);
     }
     return rc;
 }
 
 static vg_err encode_auto(const struct kauto *a, struct vg_buf *b)
 {
-    vg_err rc = put32(b, (uint32_t)a->k);
+    vg_err rc = bytes_put32(b, (uint32_t)a->k);
     if (!rc)
-        rc = put32(b, a->nstates);
+        rc = bytes_put32(b, a->nstates);
     if (!rc)
-        rc = put32(b, a->ntrans);
+        rc = bytes_put32(b, a->ntrans);
     for (uint32_t s = 0; s < a->nstates && !rc; s++) {
         for (int j = 0; j < a->k && !rc; j++)
-            rc = put32(b, a->syms[(size_t)s * (size_t)a->k + (size_t)j]);
+            rc = bytes_put32(b, a->syms[(size_t)s * (size_t)a->k + (size_t)j]);
         if (!rc)
-            rc = put64(b, a->states[s].count);
+            rc = bytes_put64(b, a->states[s].count);
         if (!rc)
-            rc = put64(b, a->states[s].dev);
+            rc = bytes_put64(b, a->states[s].dev);
     }
     for (uint32_t t = 0; t < a->ntrans && !rc; t++) {
         const struct ktrans *tr = &a->trans[t];
-        rc = put64(b, tr->key); /* state in the high half: u32 act, u32 state */
+        rc = bytes_put64(b, tr->key); /* state in the high half: u32 act, u32 state */
         if (!rc)
-            rc = put64(b, tr->count);
+            rc = bytes_put64(b, tr->count);
         if (!rc)
-            rc = put64(b, tr->dev);
+            rc = bytes_put64(b, tr->dev);
     }
     return rc;
 }
@@ -110,11 +91,11 @@ vg_err vg_model_encode(const struct vg_model *m, unsigned char **data, size_t *l
     vg_buf_init(&b, 0);
     vg_err rc = vg_buf_add(&b, VG_MODEL_MAGIC, 8);
     if (!rc)
-        rc = put32(&b, VG_MODEL_VERSION);
+        rc = bytes_put32(&b, VG_MODEL_VERSION);
     if (!rc)
-        rc = put32(&b, 0);
+        rc = bytes_put32(&b, 0);
     if (!rc)
-        rc = put64(&b, 0); /* payload length, patched below */
+        rc = bytes_put64(&b, 0); /* payload length, patched below */
     if (!rc)
         rc = encode_meta(m, &b);
     for (size_t i = 0; i < m->nk && !rc; i++)
@@ -123,16 +104,9 @@ vg_err vg_model_encode(const struct vg_model *m, unsigned char **data, size_t *l
         vg_buf_free(&b);
         return rc;
     }
-    uint64_t payload = b.len - HEADER_LEN;
-    for (int i = 0; i < 8; i++)
-        b.data[16 + i] = (char)(payload >> (8 * i));
-    uLong crc = crc32(0L, (const Bytef *)b.data, (uInt)0);
-    for (size_t off = 0; off < b.len;) {
-        size_t chunk = b.len - off > (1u << 30) ? (1u << 30) : b.len - off;
-        crc = crc32(crc, (const Bytef *)b.data + off, (uInt)chunk);
-        off += chunk;
-    }
-    rc = put32(&b, (uint32_t)crc);
+    bytes_set64((unsigned char *)b.data + 16, b.len - HEADER_LEN);
+    uint32_t crc = bytes_crc32(0, b.data, b.len);
+    rc = bytes_put32(&b, crc);
     if (rc) {
         vg_buf_free(&b);
         return rc;
@@ -145,55 +119,35 @@ vg_err vg_model_encode(const struct vg_model *m, unsigned char **data, size_t *l
 /* ---- decoding ---------------------------------------------------------- */
 
 struct cursor {
-    const unsigned char *p;
-    size_t left;
-    size_t off;              /* from the start of the file, for messages */
+    struct bytes_rd r;
     struct vg_error *err;
 };
 
-static int need(struct cursor *c, size_t n, const char *what)
+static int truncated(struct cursor *c, const char *what)
 {
-    if (c->left >= n)
-        return 0;
-    vg_error_set(c->err, VG_ERR_CORRUPT, 0, 0, "truncated at byte %zu (reading %s)", c->off, what);
+    vg_error_set(c->err, VG_ERR_CORRUPT, 0, 0, "truncated at byte %zu (reading %s)", c->r.off,
+                 what);
     return -1;
 }
 
 static int get32(struct cursor *c, uint32_t *v, const char *what)
 {
-    if (need(c, 4, what))
-        return -1;
-    *v = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 | (uint32_t)c->p[2] << 16 |
-         (uint32_t)c->p[3] << 24;
-    c->p += 4;
-    c->left -= 4;
-    c->off += 4;
-    return 0;
+    return bytes_get32(&c->r, v) ? truncated(c, what) : 0;
 }
 
 static int get64(struct cursor *c, uint64_t *v, const char *what)
 {
-    uint32_t lo, hi;
-    if (get32(c, &lo, what) || get32(c, &hi, what))
-        return -1;
-    *v = (uint64_t)hi << 32 | lo;
-    return 0;
+    return bytes_get64(&c->r, v) ? truncated(c, what) : 0;
 }
 
 static int get_bytes(struct cursor *c, const unsigned char **s, uint32_t *n, const char *what)
 {
-    if (get32(c, n, what) || need(c, *n, what))
-        return -1;
-    *s = c->p;
-    c->p += *n;
-    c->left -= *n;
-    c->off += *n;
-    return 0;
+    return bytes_get_str(&c->r, s, n) ? truncated(c, what) : 0;
 }
 
 static int corrupt(struct cursor *c, const char *what)
 {
-    vg_error_set(c->err, VG_ERR_CORRUPT, 0, 0, "%s (near byte %zu)", what, c->off);
+    vg_error_set(c->err, VG_ERR_CORRUPT, 0, 0, "%s (near byte %zu)", what, c->r.off);
     return -1;
 }
 
@@ -207,33 +161,23 @@ static int check_header(const unsigned char *data, size_t len, struct vg_error *
         vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "truncated model file (%zu bytes)", len);
         return -1;
     }
-    uint32_t version = (uint32_t)data[8] | (uint32_t)data[9] << 8 | (uint32_t)data[10] << 16 |
-                       (uint32_t)data[11] << 24;
+    uint32_t version = bytes_le32(data + 8);
     if (version != VG_MODEL_VERSION) {
         vg_error_set(err, VG_ERR_VERSION, 0, 0,
                      "model file version %u; this vigil reads version %u", version,
                      VG_MODEL_VERSION);
         return -1;
     }
-    uint64_t payload = 0;
-    for (int i = 7; i >= 0; i--)
-        payload = payload << 8 | data[16 + i];
+    uint64_t payload = bytes_le64(data + 16);
     if (payload != len - HEADER_LEN - TRAILER_LEN) {
         vg_error_set(err, VG_ERR_CORRUPT, 0, 0,
                      "model file is %zu bytes but its header says %llu (truncated or extended)",
                      len, (unsigned long long)(payload + HEADER_LEN + TRAILER_LEN));
         return -1;
     }
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (size_t off = 0; off < len - TRAILER_LEN;) {
-        size_t chunk = len - TRAILER_LEN - off > (1u << 30) ? (1u << 30) : len - TRAILER_LEN - off;
-        crc = crc32(crc, data + off, (uInt)chunk);
-        off += chunk;
-    }
-    const unsigned char *t = data + len - TRAILER_LEN;
-    uint32_t want = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
-                    (uint32_t)t[3] << 24;
-    if ((uint32_t)crc != want) {
+    uint32_t crc = bytes_crc32(0, data, len - TRAILER_LEN);
+    uint32_t want = bytes_le32(data + len - TRAILER_LEN);
+    if (crc != want) {
         vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "checksum mismatch: the model file is damaged");
         return -1;
     }
@@ -273,7 +217,7 @@ static int decode_meta(struct cursor *c, struct vg_model *m)
     m->meta.source[n] = '\0';
     if (get32(c, &nacts, "activity count"))
         return -1;
-    if (nacts >= VG_ACT_OTHER || nacts > c->left / 4)
+    if (nacts >= VG_ACT_OTHER || nacts > c->r.left / 4)
         return corrupt(c, "bad activity count");
     if (nacts > m->limits.max_activities)
         m->limits.max_activities = nacts;
@@ -362,7 +306,7 @@ static int decode_auto(struct cursor *c, struct vg_model *m, int k)
         return corrupt(c, "automata out of order");
     /* Each state takes at least 16 + 4k bytes and each transition 24: a
      * count larger than the rest of the file could hold is corruption. */
-    if (ns > c->left / (16 + 4 * (size_t)k) || nt > c->left / 24)
+    if (ns > c->r.left / (16 + 4 * (size_t)k) || nt > c->r.left / 24)
         return corrupt(c, "bad state or transition count");
     struct kauto *a = m->autos[k];
     if (ns > m->limits.max_states)
@@ -381,7 +325,7 @@ vg_err vg_model_decode(struct vg_model **out, const unsigned char *data, size_t 
     if (check_header(data, len, err))
         return err ? err->code : VG_ERR_CORRUPT;
     struct vg_error local;
-    struct cursor c = {data + HEADER_LEN, len - HEADER_LEN - TRAILER_LEN, HEADER_LEN,
+    struct cursor c = {{data + HEADER_LEN, len - HEADER_LEN - TRAILER_LEN, HEADER_LEN},
                        err ? err : &local};
     int ks[VG_K_MAX];
     size_t nk;
@@ -393,7 +337,7 @@ vg_err vg_model_decode(struct vg_model **out, const unsigned char *data, size_t 
     int bad = decode_meta(&c, m);
     for (size_t i = 0; i < nk && !bad; i++)
         bad = decode_auto(&c, m, ks[i]);
-    if (!bad && c.left)
+    if (!bad && c.r.left)
         bad = corrupt(&c, "trailing bytes after the last automaton");
     if (bad) {
         vg_model_free(&m);
