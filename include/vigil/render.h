@@ -43,6 +43,17 @@ struct vg_render_opts {
 vg_err vg_render(const struct vg_model *m, const struct vg_render_opts *o,
                  struct vg_buf *out, struct vg_error *err);
 
+/* The most states a PNG or SVG may draw (layout time grows fast with size);
+ * more gives VG_ERR_TOO_LARGE. */
+#define VG_RENDER_IMAGE_MAX_STATES 1000u
+
+/* Lay out DOT text (from vg_render with VG_RENDER_DOT) as PNG or SVG. Split
+ * from vg_render so that a caller can take the DOT text of a live model
+ * under its lock and do the slow layout outside it. Serialized internally:
+ * graphviz is not thread-safe. */
+vg_err vg_render_layout(const char *dot, enum vg_render_format f, struct vg_buf *out,
+                        struct vg_error *err);
+
 #ifdef __cplusplus
 }
 #endif
