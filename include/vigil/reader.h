@@ -33,7 +33,8 @@ enum vg_log_format {
 
 struct vg_reader_opts {
     enum vg_log_format format;
-    /* Keys (XES attribute keys, CSV column names, JSON member names). NULL
+    /* Keys (XES attribute keys, CSV column names, JSON member names; for XES
+     * the case key is looked up among the trace's attributes). NULL
      * means the default for the format: XES trace "concept:name" /
      * event "concept:name" / "time:timestamp"; CSV and JSONL try, in order,
      * case: "case", "case_id", "case:concept:name", "Case ID", "CaseID";
