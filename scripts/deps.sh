@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libexpat1-dev zlib1g-dev libjansson-dev libcsv-dev
       libgraphviz-dev graphviz
-      python3 file)
+      libmicrohttpd-dev libcurl4-openssl-dev uwsgi-core
+      python3 file curl openssl)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -177,8 +177,13 @@ size_t vg_checker_expected(const struct vg_checker *c, const struct vg_check *ch
  * {"case":…,"activity":…,"deviation":…,"checks":[{"prefix":k,"state":[…],
  *  "result":…,"probability":p,"expected":[…]}]}. `expected` (top 3) is
  * present on checks that flag the event. */
+enum {
+    VG_VJSON_SEQ = 1,        /* start with "seq":seq */
+    VG_VJSON_CASE_FLAGS = 2, /* add "new_case":true / "evicted_before":true when they hold */
+};
 vg_err vg_verdict_json(const struct vg_checker *c, const struct vg_verdict *v,
-                       const char *case_id, size_t case_len, struct vg_buf *out);
+                       const char *case_id, size_t case_len, uint64_t seq, unsigned flags,
+                       struct vg_buf *out);
 
 #ifdef __cplusplus
 }

@@ -81,7 +81,7 @@ static int emit(struct check_run *run, const char *case_id, size_t case_len,
 {
     if (run->summary)
         return 0;
-    if (vg_verdict_json(run->checker, v, case_id, case_len, &run->out) ||
+    if (vg_verdict_json(run->checker, v, case_id, case_len, 0, 0, &run->out) ||
         vg_buf_addc(&run->out, '\n'))
         return cli_fail("check", "output too large");
     flush_out(run, 0);
@@ -239,7 +239,7 @@ static void print_summary(const struct check_run *run, const struct vg_model *m,
             printf(" %12llu", (unsigned long long)st.results[ks[i]][r]);
         printf("\n");
     }
-    printf("time        %.3f s (%.0f events/s)\n", secs,
+    printf("time        %.3f s to read and judge (%.0f events/s)\n", secs,
            secs > 0 ? (double)judged / secs : 0.0);
 }
 

@@ -71,11 +71,31 @@ static vg_err add_check(struct vg_buf *b, const struct vg_checker *c, const stru
     return rc ? rc : vg_buf_addc(b, '}');
 }
 
+static vg_err add_case_flags(struct vg_buf *b, const struct vg_verdict *v)
+{
+    vg_err rc = VG_OK;
+    if (v->new_case)
+        rc = vg_buf_adds(b, ",\"new_case\":true");
+    if (!rc && v->was_evicted)
+        rc = vg_buf_adds(b, ",\"evicted_before\":true");
+    return rc;
+}
+
 vg_err vg_verdict_json(const struct vg_checker *c, const struct vg_verdict *v,
-                       const char *case_id, size_t case_len, struct vg_buf *b)
+                       const char *case_id, size_t case_len, uint64_t seq, unsigned flags,
+                       struct vg_buf *b)
 {
     const struct vg_model *m = vg_checker_model(c);
-    vg_err rc = vg_buf_adds(b, "{\"case\":");
+    vg_err rc = vg_buf_addc(b, '{');
+    if (!rc && (flags & VG_VJSON_SEQ)) {
+        rc = vg_buf_adds(b, "\"seq\":");
+        if (!rc)
+            rc = vg_buf_add_u64(b, seq);
+        if (!rc)
+            rc = vg_buf_addc(b, ',');
+    }
+    if (!rc)
+        rc = vg_buf_adds(b, "\"case\":");
     if (!rc)
         rc = vg_buf_add_json_str(b, case_id, case_len);
     if (!rc)
@@ -84,6 +104,8 @@ vg_err vg_verdict_json(const struct vg_checker *c, const struct vg_verdict *v,
         rc = add_symbol(b, m, v->activity);
     if (!rc && v->activity == VG_ACT_END)
         rc = vg_buf_adds(b, ",\"end\":true");
+    if (!rc && (flags & VG_VJSON_CASE_FLAGS))
+        rc = add_case_flags(b, v);
     if (!rc)
         rc = vg_buf_adds(b, v->deviation ? ",\"deviation\":true,\"checks\":["
                                          : ",\"deviation\":false,\"checks\":[");

@@ -131,8 +131,8 @@ static void test_state_round_trip(void)
         struct vg_verdict v1 = ev(c, more_c[i], more_a[i]), v2 = ev(c2, more_c[i], more_a[i]);
         vg_buf_reset(&j1);
         vg_buf_reset(&j2);
-        vg_verdict_json(c, &v1, more_c[i], 1, &j1);
-        vg_verdict_json(c2, &v2, more_c[i], 1, &j2);
+        vg_verdict_json(c, &v1, more_c[i], 1, 0, 0, &j1);
+        vg_verdict_json(c2, &v2, more_c[i], 1, 0, 0, &j2);
         CHECK_STR(j1.data, j2.data);
         CHECK(v1.new_case == v2.new_case && v1.was_evicted == v2.was_evicted);
     }

@@ -371,7 +371,7 @@ static void test_expected_and_json(void)
     CHECK_NEAR(top[0].probability, 0.5, 1e-12);
     struct vg_buf b;
     vg_buf_init(&b, 0);
-    REQUIRE(vg_verdict_json(c, &v, "case \"1\"", 8, &b) == VG_OK);
+    REQUIRE(vg_verdict_json(c, &v, "case \"1\"", 8, 0, 0, &b) == VG_OK);
     CHECK_STR(b.data,
               "{\"case\":\"case \\\"1\\\"\",\"activity\":\"d\",\"deviation\":true,\"checks\":["
               "{\"prefix\":1,\"state\":[\"a\"],\"result\":\"missing\",\"probability\":0,"
@@ -383,12 +383,12 @@ static void test_expected_and_json(void)
     ev(c, "n", "a");
     ev(c, "n", "b");
     REQUIRE(vg_checker_end(c, "n", 1, &e) == VG_OK); /* b → END never seen */
-    REQUIRE(vg_verdict_json(c, &e, "n", 1, &b) == VG_OK);
+    REQUIRE(vg_verdict_json(c, &e, "n", 1, 0, 0, &b) == VG_OK);
     CHECK(strstr(b.data, "\"activity\":null,\"end\":true,\"deviation\":true") != NULL);
     CHECK(strstr(b.data, "\"state\":[\"b\"],\"result\":\"missing\"") != NULL);
     vg_buf_reset(&b);
     v = ev(c, "m", "a");
-    REQUIRE(vg_verdict_json(c, &v, "m", 1, &b) == VG_OK);
+    REQUIRE(vg_verdict_json(c, &v, "m", 1, 0, 0, &b) == VG_OK);
     CHECK_STR(b.data, "{\"case\":\"m\",\"activity\":\"a\",\"deviation\":false,\"checks\":["
                       "{\"prefix\":1,\"state\":[null],\"result\":\"ok\",\"probability\":1}]}");
     vg_buf_free(&b);
