@@ -86,6 +86,7 @@ struct vg_check {
     enum vg_result result;
     double probability;   /* count(s → a) / count(s); 0 if the state is unknown */
     uint32_t state;       /* the state's index in the model, or VG_STATE_NONE */
+    uint32_t trans;       /* the transition's index, or VG_STATE_NONE if never seen */
 };
 
 struct vg_verdict {

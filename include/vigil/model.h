@@ -103,6 +103,7 @@ uint32_t vg_model_nstates(const struct vg_model *m, int k);
 vg_err vg_model_state(const struct vg_model *m, int k, uint32_t idx, struct vg_state_info *out);
 
 struct vg_trans_info {
+    uint32_t index;      /* the transition's own index */
     uint32_t state;      /* index of the source state */
     uint32_t activity;   /* activity id or VG_ACT_END */
     uint64_t count;      /* training count */
@@ -120,6 +121,12 @@ int vg_model_state_next_trans(const struct vg_model *m, int k, uint32_t state,
  * highest first, ties by activity id; returns how many were written. */
 size_t vg_model_expected(const struct vg_model *m, int k, uint32_t state,
                          struct vg_trans_info *out, size_t n);
+
+/* A transition's probability as JSON number text (shortest form that reads
+ * back exactly), cached per transition until training changes the model:
+ * verdicts print the same few probabilities millions of times. Writes the
+ * cache, so it is serialized like checking (same thread or same lock). */
+const char *vg_model_prob_text(const struct vg_model *m, int k, uint32_t trans, size_t *len);
 
 /* Totals for `vigil model info`. */
 struct vg_model_sizes {

@@ -27,6 +27,7 @@ int cmd_train(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 
 /* "vigil CMD: " + printf-style message on stderr; returns CLI_USAGE. */

@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
     {"check", "judge every event of a log against a model", cmd_check},
     {"render", "draw one prefix length's automaton with its deviation counts", cmd_render},
     {"model", "inspect a model file (model info MODEL)", cmd_model},
+    {"serve", "run the HTTP/JSON compliance service", cmd_serve},
     {"log", "verify, dump or export a data directory's event log", cmd_log},
 };
 

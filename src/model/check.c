@@ -219,6 +219,7 @@ static void judge_k(struct vg_checker *c, struct vcase *cs, size_t i, uint32_t a
     }
     chk->k = a->k;
     chk->state = s;
+    chk->trans = NONE32;
     chk->probability = 0.0;
     *tix = NONE32;
     if (s == NONE32 || a->states[s].count == 0) {
@@ -227,7 +228,7 @@ static void judge_k(struct vg_checker *c, struct vcase *cs, size_t i, uint32_t a
     }
     const struct ktrans *t = model__trans_find(a, s, act);
     if (t)
-        *tix = (uint32_t)(t - a->trans);
+        *tix = chk->trans = (uint32_t)(t - a->trans);
     if (!t || t->count == 0) {
         chk->result = VG_RES_MISSING;
         return;

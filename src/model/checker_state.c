@@ -8,7 +8,7 @@
  *   u64 × STAT_WORDS statistics (see stat_words)
  *   u64 ncases | per case: str id | u64 seq | u64 events | u64 last_seen |
  *                          u32 × max_k history
- *   u32 nevicted | u64 × nevicted
+ *   u32 table size | u32 n used | (u32 slot | u64 hash) × n used
  * The model is not part of it: a snapshot stores the model file beside it.
  */
 #include <stdlib.h>
@@ -78,10 +78,20 @@ vg_err vg_checker_encode(const struct vg_checker *c, struct vg_buf *b)
     for (const struct vcase *cs = c->cases.lru_head; cs && !e.rc; cs = cs->lru_next)
         encode_case(&e, cs);
     rc = e.rc;
+    /* The table is mostly empty: only its used slots are written. */
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < c->nevicted; i++)
+        used += c->evicted[i] != 0;
     if (!rc)
         rc = bytes_put32(b, c->nevicted);
+    if (!rc)
+        rc = bytes_put32(b, used);
     for (uint32_t i = 0; i < c->nevicted && !rc; i++)
-        rc = bytes_put64(b, c->evicted[i]);
+        if (c->evicted[i]) {
+            rc = bytes_put32(b, i);
+            if (!rc)
+                rc = bytes_put64(b, c->evicted[i]);
+        }
     return rc;
 }
 
@@ -143,14 +153,24 @@ static vg_err decode_header(struct vg_checker *c, struct bytes_rd *r, struct vg_
 
 static vg_err decode_evicted(struct vg_checker *c, struct bytes_rd *r, struct vg_error *err)
 {
-    uint32_t n;
-    if (bytes_get32(r, &n))
+    uint32_t n, used;
+    if (bytes_get32(r, &n) || bytes_get32(r, &used))
         return bad(err, r, "truncated eviction table");
-    if (n != c->nevicted)
-        return bad(err, r, "eviction table of another size (max_cases changed?)");
-    for (uint32_t i = 0; i < n; i++)
-        if (bytes_get64(r, &c->evicted[i]))
+    if (used > n)
+        return bad(err, r, "bad eviction table");
+    /* A table of another size (max_cases changed between runs) cannot be
+     * mapped slot by slot; it is only a hint, so its entries are dropped. */
+    int keep = n == c->nevicted;
+    for (uint32_t i = 0; i < used; i++) {
+        uint32_t idx;
+        uint64_t v;
+        if (bytes_get32(r, &idx) || bytes_get64(r, &v))
             return bad(err, r, "truncated eviction table");
+        if (idx >= n || v == 0)
+            return bad(err, r, "bad eviction table entry");
+        if (keep)
+            c->evicted[idx] = v;
+    }
     return r->left ? bad(err, r, "trailing bytes") : VG_OK;
 }
 

@@ -3,6 +3,7 @@
  * for the semantics and model_impl.h for the layout).
  */
 #include "model/model_impl.h"
+#include "vigil/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ static void kauto_free(struct kauto *a)
 {
     if (!a)
         return;
+    free(a->ptext);
     free(a->syms);
     free(a->states);
     free(a->sslots);
@@ -337,6 +339,7 @@ static vg_err train_one(struct vg_model *m, struct kauto *a, const uint32_t *his
         return VG_ERR_NOMEM;
     t->count++;
     a->states[s].count++;
+    m->train_gen++;
     return VG_OK;
 }
 
@@ -412,7 +415,8 @@ static void trans_info(const struct kauto *a, const struct ktrans *t, struct vg_
 {
     uint32_t state = (uint32_t)(t->key >> 32);
     uint64_t total = a->states[state].count;
-    *out = (struct vg_trans_info){.state = state, .activity = (uint32_t)t->key,
+    *out = (struct vg_trans_info){.index = (uint32_t)(t - a->trans), .state = state,
+                                  .activity = (uint32_t)t->key,
                                   .count = t->count, .deviations = t->dev,
                                   .probability = total ? (double)t->count / (double)total : 0.0};
 }
@@ -480,6 +484,49 @@ size_t vg_model_expected(const struct vg_model *m, int k, uint32_t state,
             have++;
     }
     return have;
+}
+
+static int ptext_room(struct kauto *a)
+{
+    if (a->cap_ptext >= a->ntrans)
+        return 0;
+    uint32_t cap = a->cap_trans;
+    struct ptext *p = realloc(a->ptext, (size_t)cap * sizeof *p);
+    if (!p)
+        return -1;
+    memset(p + a->cap_ptext, 0, (size_t)(cap - a->cap_ptext) * sizeof *p);
+    a->ptext = p;
+    a->cap_ptext = cap;
+    return 0;
+}
+
+const char *vg_model_prob_text(const struct vg_model *cm, int k, uint32_t trans, size_t *len)
+{
+    /* The cache is not part of the model's value, hence the cast. */
+    struct vg_model *m = (struct vg_model *)cm;
+    if (!vg_model_has_k(m, k) || trans >= m->autos[k]->ntrans)
+        return NULL;
+    struct kauto *a = m->autos[k];
+    if (ptext_room(a))
+        return NULL;
+    struct ptext *pt = &a->ptext[trans];
+    if (pt->gen != m->train_gen + 1) {
+        struct vg_trans_info ti;
+        trans_info(a, &a->trans[trans], &ti);
+        struct vg_buf b;
+        vg_buf_init(&b, sizeof pt->s - 1);
+        vg_err rc = vg_buf_add_json_num(&b, ti.probability);
+        if (!rc) {
+            memcpy(pt->s, b.data, b.len + 1);
+            pt->len = (uint8_t)b.len;
+            pt->gen = m->train_gen + 1;
+        }
+        vg_buf_free(&b);
+        if (rc)
+            return NULL;
+    }
+    *len = pt->len;
+    return pt->s;
 }
 
 void vg_model_sizes(const struct vg_model *m, struct vg_model_sizes *out)

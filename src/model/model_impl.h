@@ -46,8 +46,17 @@ struct tslot {
     uint32_t pad;
 };
 
+/* A transition's probability as text (vg_model_prob_text). */
+struct ptext {
+    uint32_t gen;            /* model train_gen + 1 when filled; 0 = empty */
+    uint8_t len;
+    char s[27];
+};
+
 struct kauto {
     int k;
+    struct ptext *ptext;     /* by transition index, cap_ptext entries */
+    uint32_t cap_ptext;
     uint32_t *syms;          /* nstates * k */
     struct kstate *states;
     uint32_t nstates, cap_states;
@@ -67,6 +76,7 @@ struct vg_model {
     struct vg_intern *acts;
     struct vg_model_limits limits;
     struct vg_model_meta meta;
+    uint32_t train_gen;       /* bumped by training: probabilities changed */
 };
 
 static inline uint64_t trans_key(uint32_t state, uint32_t act)

@@ -21,6 +21,19 @@ static vg_err add_symbol(struct vg_buf *b, const struct vg_model *m, uint32_t id
     return vg_buf_add_json_str(b, s, len);
 }
 
+/* A probability: 0 and 1 directly, others from the model's text cache. */
+static vg_err add_prob(struct vg_buf *b, const struct vg_model *m, int k, uint32_t trans,
+                       double p)
+{
+    if (p == 0.0)
+        return vg_buf_addc(b, '0');
+    if (p == 1.0)
+        return vg_buf_addc(b, '1');
+    size_t len;
+    const char *s = trans != VG_STATE_NONE ? vg_model_prob_text(m, k, trans, &len) : NULL;
+    return s ? vg_buf_add(b, s, len) : vg_buf_add_json_num(b, p);
+}
+
 static vg_err add_expected(struct vg_buf *b, const struct vg_checker *c,
                            const struct vg_model *m, const struct vg_check *chk)
 {
@@ -36,7 +49,7 @@ static vg_err add_expected(struct vg_buf *b, const struct vg_checker *c,
         if (!rc)
             rc = vg_buf_adds(b, ",\"probability\":");
         if (!rc)
-            rc = vg_buf_add_json_num(b, top[i].probability);
+            rc = add_prob(b, m, chk->k, top[i].index, top[i].probability);
         if (!rc)
             rc = vg_buf_addc(b, '}');
     }
@@ -65,7 +78,7 @@ static vg_err add_check(struct vg_buf *b, const struct vg_checker *c, const stru
     if (!rc)
         rc = vg_buf_adds(b, "\",\"probability\":");
     if (!rc)
-        rc = vg_buf_add_json_num(b, chk->probability);
+        rc = add_prob(b, m, chk->k, chk->trans, chk->probability);
     if (!rc && chk->result != VG_RES_OK)
         rc = add_expected(b, c, m, chk);
     return rc ? rc : vg_buf_addc(b, '}');

@@ -281,7 +281,7 @@ vg_err vg_pipeline_open(struct vg_pipeline **out, struct vg_model *model,
         rc = make_checker(p, err);
     }
     if (rc) {
-        if (err && p->dir)
+        if (err && p->dir && !err->where[0])
             vg_error_where(err, p->dir);
         vg_pipeline_close(&p);
         return rc;

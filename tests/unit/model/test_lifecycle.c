@@ -146,6 +146,14 @@ static void test_state_round_trip(void)
     REQUIRE(vg_checker_encode(c, &j1) == VG_OK && vg_checker_encode(c2, &j2) == VG_OK);
     CHECK(j1.len == j2.len && memcmp(j1.data, j2.data, j1.len) == 0);
 
+    /* Another max_cases (no eviction table at all) still restores the cases. */
+    struct vg_check_opts o2;
+    vg_check_opts_default(&o2);
+    struct vg_checker *c4 = NULL;
+    REQUIRE(vg_checker_new(&c4, m2, &o2) == VG_OK);
+    CHECK(vg_checker_decode(c4, (unsigned char *)b.data, b.len, &err) == VG_OK);
+    CHECK_EQ_INT(vg_checker_open_cases(c4), 3);
+    vg_checker_free(&c4);
     /* Damaged state is refused and leaves the checker empty. */
     struct vg_checker *c3 = NULL;
     REQUIRE(vg_checker_new(&c3, m2, &o) == VG_OK);

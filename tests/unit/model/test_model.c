@@ -396,6 +396,33 @@ static void test_expected_and_json(void)
     vg_model_free(&m);
 }
 
+/* The cached probability text follows training. */
+static void test_prob_text(void)
+{
+    int ks[] = {1};
+    const char *const tr[] = {"ab", "ac", "ac"};
+    struct vg_model *m = train(ks, 1, tr, 3);
+    REQUIRE(m);
+    uint32_t a = vg_intern_find(vg_model_activities(m), "a", 1);
+    uint32_t syms[1] = {a};
+    uint32_t st = vg_model_state_find(m, 1, syms);
+    uint32_t cursor = 0;
+    struct vg_trans_info t;
+    uint32_t tb = VG_STATE_NONE;
+    while (vg_model_state_next_trans(m, 1, st, &cursor, &t))
+        if (t.activity == vg_intern_find(vg_model_activities(m), "b", 1))
+            tb = t.index;
+    REQUIRE(tb != VG_STATE_NONE);
+    size_t len;
+    CHECK_STR(vg_model_prob_text(m, 1, tb, &len), "0.3333333333333333");
+    CHECK(len == 18);
+    uint32_t ids[2] = {a, vg_intern_find(vg_model_activities(m), "b", 1)};
+    REQUIRE(vg_model_train_trace(m, ids, 2) == VG_OK); /* now 2 of 4 */
+    CHECK_STR(vg_model_prob_text(m, 1, tb, &len), "0.5");
+    CHECK(vg_model_prob_text(m, 1, 9999, &len) == NULL);
+    vg_model_free(&m);
+}
+
 static void test_names(void)
 {
     enum vg_result r;
@@ -412,4 +439,4 @@ static void test_names(void)
 VG_TEST_MAIN(TEST(test_simple_training2_k1), TEST(test_padding_and_end), TEST(test_bad_prefixes),
              TEST(test_trainer_interleaved), TEST(test_results), TEST(test_unknown_state),
              TEST(test_policies), TEST(test_on_deviation), TEST(test_counters),
-             TEST(test_expected_and_json), TEST(test_names))
+             TEST(test_expected_and_json), TEST(test_prob_text), TEST(test_names))
