@@ -29,6 +29,7 @@ int cmd_render(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 /* "vigil CMD: " + printf-style message on stderr; returns CLI_USAGE. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
     {"model", "inspect a model file (model info MODEL)", cmd_model},
     {"serve", "run the HTTP/JSON compliance service", cmd_serve},
     {"log", "verify, dump or export a data directory's event log", cmd_log},
+    {"replay", "stream a log to a running service (example client)", cmd_replay},
 };
 
 static void usage(FILE *f)
