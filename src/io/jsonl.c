@@ -383,6 +383,10 @@ static vg_err set_attrs(struct vg_reader *r, struct jsonl_impl *j, const struct 
         vg_err rc = room_for_attrs(j, k + 1);
         if (!rc)
             rc = add_attr(j, it, k);
+        /* A value written from a number or nested JSON can be longer than
+         * the text it came from: the limit applies to what we hand out. */
+        if (!rc && j->attrs[k].value_len > r->opts.max_value)
+            rc = VG_ERR_TOO_LARGE;
         if (rc)
             return vg_error_set(err, rc, j->line, 0, "%s",
                                 rc == VG_ERR_NOMEM ? "out of memory" : "attribute too large");

@@ -1088,6 +1088,10 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     (void)name;
     x->progress = true;
     const struct frame *f = &x->stack[--x->depth];
+    /* After an error expat may still report the end of an empty element
+     * (<event/>) whose start was refused: nothing of it may be used. */
+    if (x->rc)
+        return;
     if (f->el == EL_EVENT)
         end_event(x);
     else if (f->el == EL_TRACE)
@@ -1205,7 +1209,9 @@ static vg_err emit(struct xes *x, const struct vg_event **ev, struct vg_error *e
         x->out = o;
         x->out_cap = e->nattrs;
     }
-    const struct arec *a = &arecs(x)[e->attr_first];
+    /* No attributes may mean no attribute buffer at all: no pointer
+     * arithmetic on NULL then. */
+    const struct arec *a = e->nattrs ? &arecs(x)[e->attr_first] : NULL;
     const char *t = x->text.data;
     for (size_t i = 0; i < e->nattrs; i++)
         x->out[i] = (struct vg_attr){t + a[i].key_off, a[i].key_len, t + a[i].val_off,

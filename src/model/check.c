@@ -417,6 +417,7 @@ vg_err vg_checker_end(struct vg_checker *c, const char *case_id, size_t case_len
     if (!cs)
         return VG_ERR_NOT_FOUND;
     v->new_case = 0;
+    v->was_evicted = 0;
     v->case_events = cs->events;
     c->st.ends++;
     judge(c, cs, VG_ACT_END, v);

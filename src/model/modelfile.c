@@ -322,11 +322,12 @@ vg_err vg_model_decode(struct vg_model **out, const unsigned char *data, size_t 
                        struct vg_error *err)
 {
     *out = NULL;
+    struct vg_error local = {0};
+    if (!err)
+        err = &local;
     if (check_header(data, len, err))
-        return err ? err->code : VG_ERR_CORRUPT;
-    struct vg_error local;
-    struct cursor c = {{data + HEADER_LEN, len - HEADER_LEN - TRAILER_LEN, HEADER_LEN},
-                       err ? err : &local};
+        return err->code;
+    struct cursor c = {{data + HEADER_LEN, len - HEADER_LEN - TRAILER_LEN, HEADER_LEN}, err};
     int ks[VG_K_MAX];
     size_t nk;
     struct vg_model *m = NULL;
