@@ -32,6 +32,7 @@ struct vg_config {
     char *train;                /* log to train on at start when no model is given */
     char *prefix;               /* prefix lengths for train, default "1,2,3,4" */
     char *data_dir;             /* default ./vigil-data */
+    char *rules;                /* CEP rules file loaded at start, or NULL */
     double threshold;
     enum vg_policy policy;
     uint32_t min_k;

@@ -27,9 +27,11 @@
 #ifndef VIGIL_PIPELINE_H
 #define VIGIL_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/actions.h"
 #include "vigil/buf.h"
 #include "vigil/check.h"
 #include "vigil/error.h"
@@ -47,6 +49,18 @@ struct vg_pipeline_opts {
     uint64_t snapshot_every;       /* records between snapshots; default 1,000,000 */
     vg_warn_fn warn;               /* recovery messages ("replayed N records") */
     void *warn_ud;
+    /* The rule stage (complex event processing, vigil/cep.h): with cep set,
+     * every event goes through compliance, then the rules, and its verdict
+     * gets "complex":[…] (the complex events it triggered). rules_text (rules
+     * text or JSON; may be NULL) is the rules file given at start: when it
+     * differs from the rules the data directory holds, the change is logged
+     * (VG_REC_RULES) and applied. Actions run through vigil/actions.h;
+     * actions.log_path defaults to DATA_DIR/actions.log. */
+    int cep;
+    const char *rules_text;
+    size_t rules_len;
+    const char *rules_origin;      /* the file name, for errors */
+    struct vg_actions_opts actions;
 };
 
 struct vg_pipeline;
@@ -99,6 +113,25 @@ struct vg_pipeline_stats {
     struct vg_wal_stats wal;
 };
 void vg_pipeline_stats(struct vg_pipeline *p, struct vg_pipeline_stats *out);
+
+/* ---- rules (the rule stage; VG_ERR_UNSUPPORTED without opts.cep) ------- */
+
+/* Replace or add the phenomenon `name` (body: rules text or JSON defining
+ * exactly that phenomenon): validated, logged as a VG_REC_RULES record, then
+ * applied — atomically, between two events. Errors located in err. */
+vg_err vg_pipeline_rules_put(struct vg_pipeline *p, const char *name, const char *body,
+                             size_t len, int64_t arrival_ms, struct vg_error *err);
+/* Remove it (logged likewise); VG_ERR_NOT_FOUND if there is none. */
+vg_err vg_pipeline_rules_delete(struct vg_pipeline *p, const char *name, int64_t arrival_ms,
+                                struct vg_error *err);
+/* The loaded rules as JSON: an array (name NULL) or one phenomenon. */
+vg_err vg_pipeline_rules_json(struct vg_pipeline *p, const char *name, struct vg_buf *out);
+/* GET /v1/alerts (vg_actions_alerts_json). */
+vg_err vg_pipeline_alerts_json(struct vg_pipeline *p, uint64_t since, size_t limit,
+                               struct vg_buf *out);
+/* Rule-stage counters; false without a rule stage. */
+bool vg_pipeline_cep_stats(struct vg_pipeline *p, struct vg_cep_stats *cep,
+                           struct vg_actions_stats *actions);
 
 /* Take a snapshot now (also called every snapshot_every records). */
 vg_err vg_pipeline_snapshot(struct vg_pipeline *p, struct vg_error *err);

@@ -49,7 +49,11 @@ int vg_fsync_parse(const char *s, enum vg_fsync *out);
 enum vg_rec_type {
     VG_REC_EVENT = 1, /* an event (payload: vg_logevent_encode) */
     VG_REC_END = 2,   /* an explicit end of case (payload: vg_logevent_encode, no activity) */
+    VG_REC_RULES = 3, /* a change of the CEP rules (payload: JSON text, see pipeline.c), so
+                         replay applies it at the same point of the stream */
 };
+/* The record types the log accepts (readers refuse other type bytes as damage). */
+#define VG_REC_TYPE_VALID(t) ((t) >= VG_REC_EVENT && (t) <= VG_REC_RULES)
 
 struct vg_wal_opts {
     enum vg_fsync fsync;

@@ -30,6 +30,19 @@ int cmd_model(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_cep(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+
+/* Rules files for cep and rules (cmd_cep.c). Read a whole file (at most
+ * VG_RULES_MAX_SOURCE bytes, NUL-terminated; free it): 0, or a message was
+ * printed. */
+int cli_read_rules(const char *cmd, const char *path, char **out, size_t *len);
+struct vg_cep;
+struct vg_cep_opts;
+/* A new engine (opts may be NULL) with the rules of path loaded; errors as
+ * file:line:col on stderr, then CLI_USAGE. */
+int cli_load_rules(const char *cmd, const char *path, const struct vg_cep_opts *o,
+                   struct vg_cep **out);
 
 /* "vigil CMD: " + printf-style message on stderr; returns CLI_USAGE. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

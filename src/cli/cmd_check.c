@@ -162,7 +162,7 @@ static int replay_time_order(struct check_run *run, struct vg_reader *r)
     if (!rc && untimed)
         fprintf(stderr, "vigil check: warning: %s: events without a timestamp; "
                         "replaying in file order\n", run->log);
-    else if (!rc)
+    else if (!rc && n)
         qsort(ev, n, sizeof *ev, by_time);
     for (size_t i = 0; i < n && !rc; i++) {
         size_t clen, alen;

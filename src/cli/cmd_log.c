@@ -91,7 +91,8 @@ static const char export_help[] =
     "         appear, each event with concept:name, time:timestamp and its\n"
     "         attrs (and process) as string attributes\n"
     "END records are not exported; an event without a time of its own gets its\n"
-    "arrival time.\n"
+    "arrival time. Attributes that cannot be read as JSON here (numbers beyond\n"
+    "the range of a double) are exported whole as the text attribute attrs_raw.\n"
     "\n"
     "  -f, --format F        jsonl | xes (required)\n"
     "  -o, --output FILE     where to write (default: stdout); written to a\n"
@@ -201,6 +202,17 @@ static json_t *parse_attrs(const struct vg_logevent *ev)
         v = NULL;
     }
     return v;
+}
+
+/* An attrs object that jansson cannot hold (a number beyond 64-bit integers
+ * or doubles, which the service keeps as written) — as opposed to attrs
+ * that are not an object at all, which is damage. */
+static int attrs_beyond_jansson(const struct vg_logevent *ev)
+{
+    size_t i = 0;
+    while (i < ev->attrs_len && (ev->attrs[i] == ' ' || ev->attrs[i] == '\t'))
+        i++;
+    return i < ev->attrs_len && ev->attrs[i] == '{';
 }
 
 static vg_err add_time(struct vg_buf *b, int64_t ms)
@@ -391,10 +403,28 @@ static vg_err dump_line(struct vg_buf *b, const struct vg_wal_record *r,
     return bad ? VG_ERR_TOO_LARGE : VG_OK;
 }
 
+/* {"seq":N,"arrival":…,"type":"rules","change":{payload}} */
+static int dump_rules(struct dump_ctx *d, const struct vg_wal_record *r)
+{
+    vg_buf_reset(&d->line);
+    int bad = vg_buf_adds(&d->line, "{\"seq\":") || vg_buf_add_u64(&d->line, r->seq) ||
+              vg_buf_adds(&d->line, ",\"arrival\":") || add_time(&d->line, r->arrival_ms) ||
+              vg_buf_adds(&d->line, ",\"type\":\"rules\",\"change\":") ||
+              vg_buf_add(&d->line, r->payload, r->len) || vg_buf_adds(&d->line, "}\n");
+    if (bad) {
+        record_error(&d->err, d->dir, r->seq, "too large to print");
+        return d->failed = 1;
+    }
+    fwrite(d->line.data, 1, d->line.len, d->out);
+    return d->limit && ++d->printed >= d->limit;
+}
+
 static int dump_visit(void *ud, const struct vg_wal_record *r)
 {
     struct dump_ctx *d = ud;
     struct vg_logevent ev;
+    if (r->type == VG_REC_RULES) /* a rules change: its JSON payload as it is */
+        return dump_rules(d, r);
     if (decode_event(d->dir, r, &ev, &d->err))
         return d->failed = 1;
     vg_buf_reset(&d->line);
@@ -470,9 +500,17 @@ static vg_err jsonl_attrs(struct export_ctx *x, const struct vg_wal_record *r,
 {
     static const char *const reserved[] = {"case", "activity", "time", "process", NULL};
     json_t *attrs = parse_attrs(ev);
-    if (!attrs && ev->attrs) {
+    if (!attrs && ev->attrs && !attrs_beyond_jansson(ev)) {
         record_error(&x->err, x->dir, r->seq, "attrs are not a JSON object");
         return VG_ERR_PARSE;
+    }
+    if (!attrs && ev->attrs) {
+        /* Accepted by the service but beyond jansson (e.g. 1e400): kept
+         * whole as text rather than lost or refused. */
+        if (vg_buf_adds(&x->line, ",\"attrs_raw\":") ||
+            vg_buf_add_json_str(&x->line, ev->attrs, ev->attrs_len))
+            return VG_ERR_TOO_LARGE;
+        return VG_OK;
     }
     const char *key;
     size_t klen;
@@ -617,10 +655,13 @@ static int xes_attrs(struct export_ctx *x, const struct vg_wal_record *r,
 {
     static const char *const reserved[] = {"concept:name", "time:timestamp", NULL};
     json_t *attrs = parse_attrs(ev);
-    if (!attrs && ev->attrs) {
+    if (!attrs && ev->attrs && !attrs_beyond_jansson(ev)) {
         record_error(&x->err, x->dir, r->seq, "attrs are not a JSON object");
         return -1;
     }
+    if (!attrs && ev->attrs)
+        return xes_attr(&x->line, "      ", "string", "attrs_raw", 9, ev->attrs,
+                        ev->attrs_len);
     const char *key;
     size_t klen;
     json_t *v;

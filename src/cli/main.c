@@ -14,6 +14,8 @@ static const struct cli_command commands[] = {
     {"serve", "run the HTTP/JSON compliance service", cmd_serve},
     {"log", "verify, dump or export a data directory's event log", cmd_log},
     {"replay", "stream a log to a running service (example client)", cmd_replay},
+    {"cep", "run complex-event rules over JSON-lines events", cmd_cep},
+    {"rules", "check or explain a complex-event rules file", cmd_rules},
 };
 
 static void usage(FILE *f)

@@ -115,7 +115,7 @@ static enum rec_st read_record(struct log__reader *rd, uint64_t off, uint32_t ma
     if (bytes_crc32(0, p + LOG_FRAME, out->len) != bytes_le32(p + 4))
         return REC_BADCRC;
     out->raw_type = p[8];
-    if (p[8] != VG_REC_EVENT && p[8] != VG_REC_END)
+    if (!VG_REC_TYPE_VALID(p[8]))
         return REC_BADTYPE;
     out->r.type = (enum vg_rec_type)p[8];
     out->r.seq = bytes_le64(p + 9);
@@ -137,7 +137,7 @@ static int plausible(const unsigned char *p, uint64_t o, const struct log__reade
     if (len < LOG_REC_FIXED || len - LOG_REC_FIXED > max_payload ||
         (uint64_t)len + LOG_FRAME > rd->size - o)
         return 0;
-    if (p[8] != VG_REC_EVENT && p[8] != VG_REC_END)
+    if (!VG_REC_TYPE_VALID(p[8]))
         return 0;
     return seq > last_seq && seq - last_seq <= span;
 }
@@ -266,7 +266,7 @@ static int record_ends_here(const unsigned char *b, size_t n, uint64_t want)
         if ((uint64_t)bytes_le32(p) + LOG_FRAME != back || bytes_le64(p + 9) != want)
             continue;
         if (bytes_crc32(0, p + LOG_FRAME, back - LOG_FRAME) == bytes_le32(p + 4) &&
-            (p[8] == VG_REC_EVENT || p[8] == VG_REC_END))
+            VG_REC_TYPE_VALID(p[8]))
             return 1;
     }
     return 0;

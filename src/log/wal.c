@@ -331,7 +331,7 @@ void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *out)
 vg_err vg_wal_append(struct vg_wal *w, enum vg_rec_type type, int64_t arrival_ms,
                      const void *payload, size_t len, uint64_t *seq)
 {
-    if ((type != VG_REC_EVENT && type != VG_REC_END) || (!payload && len))
+    if (!VG_REC_TYPE_VALID(type) || (!payload && len))
         return VG_ERR_INVALID;
     if (len > w->o.max_record)
         return VG_ERR_TOO_LARGE;

@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pipeline/cep_stage.h"
 #include "pipeline/snapshot.h"
+#include "vigil/event.h"
 
 #define DEFAULT_SNAPSHOT_EVERY 1000000u
 
@@ -41,6 +43,9 @@ struct vg_pipeline {
     uint64_t replayed;
     double replay_seconds;
     pthread_mutex_t snap_mu;   /* serializes snapshot writers */
+    struct cep_stage *cep;     /* the rule stage, or NULL */
+    bool replaying;            /* in replay_log: actions must not leave the process */
+    char *actions_log;         /* DATA_DIR/actions.log */
 };
 
 static void warn(const struct vg_pipeline *p, const char *fmt, ...)
@@ -89,10 +94,31 @@ static vg_err process_record(struct vg_pipeline *p, uint64_t seq, int64_t arriva
         rc = vg_checker_event(p->checker, ev->case_id, ev->case_len, ev->activity,
                               ev->activity_len, &v);
     p->seq = seq;
-    if (rc || !out)
+    if (rc)
         return rc;
-    return vg_verdict_json(p->checker, &v, ev->case_id, ev->case_len, seq,
-                           VG_VJSON_SEQ | VG_VJSON_CASE_FLAGS, out);
+    /* The rule stage sees the event after compliance, in log order, with
+     * its own time (or the arrival time), live and in replay alike. */
+    if (p->cep && type == VG_REC_EVENT)
+        cep_stage__event(p->cep, ev, ev->time_ms != VG_TIME_NONE ? ev->time_ms : arrival_ms,
+                         p->model, &v, p->replaying);
+    if (!out)
+        return VG_OK;
+    rc = vg_verdict_json(p->checker, &v, ev->case_id, ev->case_len, seq,
+                         VG_VJSON_SEQ | VG_VJSON_CASE_FLAGS, out);
+    if (!rc && p->cep && type == VG_REC_EVENT)
+        rc = cep_stage__add_complex(p->cep, out);
+    return rc;
+}
+
+/* A rules change from the log (live: just logged; replay: read back). */
+static vg_err process_rules(struct vg_pipeline *p, uint64_t seq, const struct vg_wal_record *r,
+                            struct vg_error *err)
+{
+    p->seq = seq;
+    if (!p->cep)
+        return vg_error_set(err, VG_ERR_UNSUPPORTED, 0, 0,
+                            "the log holds rule changes but the rule stage is off");
+    return cep_stage__apply(p->cep, (const char *)r->payload, r->len, err);
 }
 
 /* ---- data directory ---------------------------------------------------- */
@@ -171,6 +197,10 @@ static vg_err recover_snapshot(struct vg_pipeline *p, struct vg_model *given,
     rc = make_checker(p, err);
     if (!rc && vg_checker_decode(p->checker, snap.state, snap.state_len, err))
         rc = err ? err->code : VG_ERR_CORRUPT;
+    if (!rc && snap.cep && !p->cep)
+        warn(p, "the snapshot holds rules but the rule stage is off: they are ignored");
+    if (!rc && snap.cep && p->cep)
+        rc = cep_stage__decode(p->cep, (const char *)snap.cep, snap.cep_len, err);
     p->seq = p->snapshot_seq = snap.seq;
     p->clock = snap.clock;
     snapshot__free(&snap);
@@ -186,6 +216,14 @@ static int replay_one(void *ud, const struct vg_wal_record *r)
 {
     struct replay_ctx *x = ud;
     struct vg_logevent ev;
+    if (r->seq == x->p->seq + 1 && r->type == VG_REC_RULES) {
+        struct vg_error e = {0};
+        x->rc = process_rules(x->p, r->seq, r, &e);
+        if (x->rc)
+            warn(x->p, "rules change at seq %llu: %s", (unsigned long long)r->seq, e.msg);
+        x->p->replayed += !x->rc;
+        return x->rc != VG_OK;
+    }
     if (r->seq != x->p->seq + 1 || vg_logevent_decode(r->payload, r->len, &ev)) {
         x->rc = VG_ERR_CORRUPT;
         return 1;
@@ -205,7 +243,9 @@ static vg_err replay_log(struct vg_pipeline *p, struct vg_error *err)
 {
     double t0 = monotonic();
     struct replay_ctx x = {p, VG_OK};
+    p->replaying = true;
     vg_err rc = vg_wal_replay(p->wal, p->seq, replay_one, &x, err);
+    p->replaying = false;
     if (x.rc)
         return vg_error_set(err, x.rc, 0, 0,
                             "log replay stopped at seq %llu: %s (a record does not follow "
@@ -253,6 +293,61 @@ static vg_err open_durable(struct vg_pipeline *p, struct vg_model *model, struct
     return rc ? rc : replay_log(p, err);
 }
 
+static vg_err open_cep(struct vg_pipeline *p, struct vg_error *err)
+{
+    struct vg_actions_opts ao = p->o.actions;
+    if (!ao.log_path && p->o.data_dir) {
+        p->actions_log = path_join(p->o.data_dir, "actions.log");
+        if (!p->actions_log)
+            return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory");
+        ao.log_path = p->actions_log;
+    }
+    return cep_stage__new(&p->cep, &ao, err);
+}
+
+static int64_t arrival_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Log a rules change and apply it (p->mu held, or during open). Logged
+ * first: what the log says is what replay will do. */
+static vg_err log_rules(struct vg_pipeline *p, const struct vg_buf *payload, int64_t arrival_ms,
+                        struct vg_error *err)
+{
+    uint64_t seq = p->seq + 1;
+    if (p->wal) {
+        vg_err rc = vg_wal_append(p->wal, VG_REC_RULES, arrival_ms, payload->data, payload->len,
+                                  &seq);
+        rc = rc ? rc : vg_wal_flush(p->wal, err);
+        if (rc) {
+            vg_wal_discard(p->wal);
+            return vg_error_set(err, rc, 0, 0, "cannot log the rules change: %s",
+                                vg_strerror(rc));
+        }
+    }
+    struct vg_wal_record r = {.seq = seq, .arrival_ms = arrival_ms, .type = VG_REC_RULES,
+                              .payload = (const unsigned char *)payload->data,
+                              .len = payload->len};
+    return process_rules(p, seq, &r, err);
+}
+
+/* The rules file given at start, when it differs from what is loaded. */
+static vg_err rules_at_start(struct vg_pipeline *p, int64_t arrival_ms, struct vg_error *err)
+{
+    struct vg_buf pl;
+    vg_buf_init(&pl, 0);
+    bool changed = false;
+    vg_err rc = cep_stage__replace_payload(p->cep, p->o.rules_text, p->o.rules_len,
+                                           p->o.rules_origin, &pl, &changed, err);
+    if (!rc && changed)
+        rc = log_rules(p, &pl, arrival_ms, err);
+    vg_buf_free(&pl);
+    return rc;
+}
+
 vg_err vg_pipeline_open(struct vg_pipeline **out, struct vg_model *model,
                         const struct vg_pipeline_opts *opts, struct vg_error *err)
 {
@@ -269,8 +364,10 @@ vg_err vg_pipeline_open(struct vg_pipeline **out, struct vg_model *model,
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->snap_mu, NULL);
     vg_buf_init(&p->enc, 0);
-    vg_err rc;
-    if (opts->data_dir) {
+    vg_err rc = opts->cep ? open_cep(p, err) : VG_OK;
+    if (rc) {
+        vg_model_free(&model);
+    } else if (opts->data_dir) {
         p->dir = strdup(opts->data_dir);
         rc = p->dir ? open_durable(p, model, err)
                     : vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory");
@@ -280,6 +377,8 @@ vg_err vg_pipeline_open(struct vg_pipeline **out, struct vg_model *model,
         p->model = model;
         rc = make_checker(p, err);
     }
+    if (!rc && p->cep && p->o.rules_text)
+        rc = rules_at_start(p, arrival_now(), err);
     if (rc) {
         if (err && p->dir && !err->where[0])
             vg_error_where(err, p->dir);
@@ -303,6 +402,8 @@ void vg_pipeline_close(struct vg_pipeline **pp)
     vg_wal_close(&p->wal);
     vg_checker_free(&p->checker);
     vg_model_free(&p->model);
+    cep_stage__free(&p->cep);
+    free(p->actions_log);
     vg_buf_free(&p->enc);
     if (p->lock_fd >= 0)
         close(p->lock_fd); /* releases the flock */
@@ -321,6 +422,10 @@ static vg_err snapshot_encode(struct vg_pipeline *p, struct snapshot_bytes *sb)
     sb->seq = p->seq;
     sb->clock = p->clock;
     vg_buf_init(&sb->state, 0);
+    vg_buf_init(&sb->cep, 0);
+    bool partial = false;
+    if (p->cep && cep_stage__encode(p->cep, &sb->cep, &partial) != VG_OK)
+        return VG_ERR_NOMEM;
     vg_err rc = vg_model_encode(p->model, &sb->model, &sb->model_len);
     if (!rc)
         rc = vg_checker_encode(p->checker, &sb->state);
@@ -563,4 +668,74 @@ void vg_pipeline_stats(struct vg_pipeline *p, struct vg_pipeline_stats *out)
     pthread_mutex_unlock(&p->snap_mu);
     if (p->wal)
         vg_wal_stats(p->wal, &out->wal);
+}
+
+/* ---- rules and alerts ---------------------------------------------------- */
+
+vg_err vg_pipeline_rules_put(struct vg_pipeline *p, const char *name, const char *body,
+                             size_t len, int64_t arrival_ms, struct vg_error *err)
+{
+    if (!p->cep)
+        return vg_error_set(err, VG_ERR_UNSUPPORTED, 0, 0, "the rule stage is off");
+    struct vg_buf pl;
+    vg_buf_init(&pl, 0);
+    vg_err rc = cep_stage__put_payload(name, body, len, "body", &pl, err);
+    pthread_mutex_lock(&p->mu);
+    if (!rc)
+        rc = log_rules(p, &pl, arrival_ms, err);
+    uint64_t last = p->seq;
+    pthread_mutex_unlock(&p->mu);
+    vg_buf_free(&pl);
+    if (!rc && p->wal && p->o.wal.fsync == VG_FSYNC_ALWAYS)
+        rc = vg_wal_sync(p->wal, last, err);
+    return rc;
+}
+
+vg_err vg_pipeline_rules_delete(struct vg_pipeline *p, const char *name, int64_t arrival_ms,
+                                struct vg_error *err)
+{
+    if (!p->cep)
+        return vg_error_set(err, VG_ERR_UNSUPPORTED, 0, 0, "the rule stage is off");
+    struct vg_buf pl;
+    vg_buf_init(&pl, 0);
+    pthread_mutex_lock(&p->mu);
+    vg_err rc = cep_stage__delete_payload(p->cep, name, &pl, err);
+    if (!rc)
+        rc = log_rules(p, &pl, arrival_ms, err);
+    uint64_t last = p->seq;
+    pthread_mutex_unlock(&p->mu);
+    vg_buf_free(&pl);
+    if (!rc && p->wal && p->o.wal.fsync == VG_FSYNC_ALWAYS)
+        rc = vg_wal_sync(p->wal, last, err);
+    return rc;
+}
+
+vg_err vg_pipeline_rules_json(struct vg_pipeline *p, const char *name, struct vg_buf *out)
+{
+    if (!p->cep)
+        return name ? VG_ERR_NOT_FOUND : vg_buf_adds(out, "[]");
+    pthread_mutex_lock(&p->mu);
+    vg_err rc = vg_cep_rules_json(cep_stage__engine(p->cep), name, out);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+vg_err vg_pipeline_alerts_json(struct vg_pipeline *p, uint64_t since, size_t limit,
+                               struct vg_buf *out)
+{
+    if (!p->cep)
+        return vg_buf_adds(out, "{\"alerts\":[],\"next\":0}");
+    return vg_actions_alerts_json(cep_stage__actions(p->cep), since, limit, out);
+}
+
+bool vg_pipeline_cep_stats(struct vg_pipeline *p, struct vg_cep_stats *cep,
+                           struct vg_actions_stats *actions)
+{
+    if (!p->cep)
+        return false;
+    pthread_mutex_lock(&p->mu);
+    vg_cep_stats(cep_stage__engine(p->cep), cep);
+    pthread_mutex_unlock(&p->mu);
+    vg_actions_stats(cep_stage__actions(p->cep), actions);
+    return true;
 }

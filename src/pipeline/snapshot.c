@@ -16,7 +16,7 @@
 #include "core/bytes.h"
 
 #define SNAP_MAGIC "VIGILSNP"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u /* 2: + the CEP section; 1 is still read (no CEP section) */
 #define SNAP_HEADER 32
 #define SNAP_PREFIX "snapshot-"
 #define SNAP_SUFFIX ".vsnap"
@@ -27,6 +27,7 @@ void snapshot__bytes_free(struct snapshot_bytes *sb)
     free(sb->model);
     sb->model = NULL;
     vg_buf_free(&sb->state);
+    vg_buf_free(&sb->cep);
 }
 
 void snapshot__free(struct snapshot *s)
@@ -113,7 +114,8 @@ static vg_err parse(unsigned char *raw, size_t len, struct snapshot *s, struct v
 {
     if (len < SNAP_HEADER + 4 || memcmp(raw, SNAP_MAGIC, 8) != 0)
         return vg_error_set(err, VG_ERR_FORMAT, 0, 0, "not a vigil snapshot");
-    if (bytes_le32(raw + 8) != SNAP_VERSION)
+    uint32_t version = bytes_le32(raw + 8);
+    if (version != 1 && version != SNAP_VERSION)
         return vg_error_set(err, VG_ERR_VERSION, 0, 0, "snapshot version %u", bytes_le32(raw + 8));
     if (bytes_crc32(0, raw, len - 4) != bytes_le32(raw + len - 4))
         return vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "snapshot checksum mismatch");
@@ -125,10 +127,16 @@ static vg_err parse(unsigned char *raw, size_t len, struct snapshot *s, struct v
         return vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "snapshot truncated");
     const unsigned char *model = r.p;
     bytes_skip(&r, mlen);
-    if (bytes_get64(&r, &slen) || slen != r.left)
+    if (bytes_get64(&r, &slen) || slen > r.left || (version == 1 && slen != r.left))
         return vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "snapshot truncated");
     s->state = r.p;
     s->state_len = slen;
+    bytes_skip(&r, slen);
+    uint64_t clen = 0;
+    if (version >= 2 && (bytes_get64(&r, &clen) || clen != r.left))
+        return vg_error_set(err, VG_ERR_CORRUPT, 0, 0, "snapshot truncated");
+    s->cep = clen ? r.p : NULL;
+    s->cep_len = clen;
     return vg_model_decode(&s->model, model, mlen, err);
 }
 
@@ -193,6 +201,10 @@ static vg_err encode(const struct snapshot_bytes *sb, struct vg_buf *b)
         rc = bytes_put64(b, sb->state.len);
     if (!rc)
         rc = vg_buf_add(b, sb->state.data, sb->state.len);
+    if (!rc)
+        rc = bytes_put64(b, sb->cep.len);
+    if (!rc)
+        rc = vg_buf_add(b, sb->cep.data, sb->cep.len);
     if (!rc)
         rc = bytes_put32(b, bytes_crc32(0, b->data, b->len));
     return rc;

@@ -3,7 +3,10 @@
  * checker's state after record `seq`. Internal to the pipeline.
  *
  *   "VIGILSNP" | u32 version | u32 flags | u64 seq | u64 clock |
- *   u64 n | n bytes model file | u64 m | m bytes checker state | u32 CRC-32
+ *   u64 n | n bytes model file | u64 m | m bytes checker state |
+ *   u64 c | c bytes CEP section (version 2: rules, engine state, alerts as
+ *   JSON text, see pipeline/cep_stage.h; 0 = no rule stage) | u32 CRC-32
+ * Version 1 files (no CEP section) are still read.
  *
  * Written to a temporary file, fsynced, renamed into place, and the
  * directory fsynced, so a snapshot is either whole or absent.
@@ -22,6 +25,8 @@ struct snapshot {
     struct vg_model *model;
     const unsigned char *state;  /* points into raw */
     size_t state_len;
+    const unsigned char *cep;    /* points into raw; NULL: none */
+    size_t cep_len;
     unsigned char *raw;
 };
 
@@ -31,6 +36,7 @@ struct snapshot_bytes {
     unsigned char *model;
     size_t model_len;
     struct vg_buf state;
+    struct vg_buf cep;
 };
 
 /* The newest snapshot in dir that reads back whole (a damaged newer one is

@@ -71,6 +71,9 @@ _Static_assert(sizeof(enum vg_fsync) == sizeof(int), "enum size");
       "prefix lengths trained by train, each 1..16")                                          \
     X(data_dir, "path", "./vigil-data", K_PATH, data_dir, 0, 0, NULL,                          \
       "data directory: event log, snapshots, request log (created if missing)")               \
+    X(rules, "path", "", K_PATH, rules, 0, 0, NULL,                                            \
+      "complex-event rules (*.rules text or JSON, docs/rules.md) loaded at start; a change "  \
+      "from the rules the data directory holds is logged and applied")                       \
     X(threshold, "number", "0.05", K_DOUBLE, threshold, 0, 1, NULL,                            \
       "an event is judged low when its probability is below this")                            \
     X(policy, "word", "any", K_WORD, policy, 0, 0, policy_words,                               \

@@ -21,7 +21,7 @@
 /* Case ids in paths: at most SERVER_MAX_ID bytes once decoded. */
 #define PATH_ID_MAX SERVER_MAX_ID
 
-enum method_bits { M_GET = 1, M_POST = 2 };
+enum method_bits { M_GET = 1, M_POST = 2, M_PUT = 4, M_DELETE = 8 };
 
 enum route_flags {
     R_NO_AUTH = 1,  /* answered without the token (/healthz) */
@@ -56,12 +56,21 @@ static void h_healthz(struct vg_server *, const struct vg_http_req *, const char
                       struct vg_http_resp *);
 static void h_readyz(struct vg_server *, const struct vg_http_req *, const char *, size_t,
                      struct vg_http_resp *);
+static void h_rules(struct vg_server *, const struct vg_http_req *, const char *, size_t,
+                    struct vg_http_resp *);
+static void h_rule(struct vg_server *, const struct vg_http_req *, const char *, size_t,
+                   struct vg_http_resp *);
+static void h_alerts(struct vg_server *, const struct vg_http_req *, const char *, size_t,
+                     struct vg_http_resp *);
 
 static const struct route routes[] = {
     {"/v1/events", M_POST, R_PIPELINE | R_BODY, h_events},
     {"/v1/cases/{case}/end", M_POST, R_PIPELINE, h_case_end},
     {"/v1/cases/{case}", M_GET, R_PIPELINE, h_case_get},
     {"/v1/automata/{k}", M_GET, R_PIPELINE, h_automaton},
+    {"/v1/rules", M_GET, R_PIPELINE, h_rules},
+    {"/v1/rules/{name}", M_GET | M_PUT | M_DELETE, R_PIPELINE | R_BODY, h_rule},
+    {"/v1/alerts", M_GET, R_PIPELINE, h_alerts},
     {"/v1/stats", M_GET, 0, h_stats},
     {"/metrics", M_GET, 0, h_metrics},
     {"/healthz", M_GET, R_NO_AUTH, h_healthz},
@@ -127,6 +136,10 @@ static unsigned method_bit(const char *m)
     /* HEAD is GET without the body (the transport drops it). */
     if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
         return M_GET;
+    if (strcmp(m, "PUT") == 0)
+        return M_PUT;
+    if (strcmp(m, "DELETE") == 0)
+        return M_DELETE;
     return strcmp(m, "POST") == 0 ? M_POST : 0;
 }
 
@@ -223,7 +236,10 @@ static int authorized(const struct vg_server *s, const struct vg_http_req *rq)
 
 static void allow_header(struct vg_http_resp *rs, unsigned methods)
 {
-    server__add_header(rs, "Allow", methods == M_GET ? "GET, HEAD" : "POST");
+    static const char *const allow[16] = {
+        [M_GET] = "GET, HEAD", [M_POST] = "POST",
+        [M_GET | M_PUT | M_DELETE] = "GET, HEAD, PUT, DELETE"};
+    server__add_header(rs, "Allow", allow[methods & 15] ? allow[methods & 15] : "GET");
 }
 
 /* The checks every request passes before its route runs; 1 when rs holds
@@ -567,4 +583,83 @@ void server__resp_init(struct vg_http_resp *rs)
     rs->content_type = "application/json";
     vg_buf_init(&rs->body, MAX_RESPONSE);
     rs->nhdr = 0;
+}
+
+/* ---- rules and alerts (the rule stage, docs/api.md) ------------------------- */
+
+static void h_rules(struct vg_server *s, const struct vg_http_req *rq, const char *param,
+                    size_t plen, struct vg_http_resp *rs)
+{
+    (void)rq, (void)param, (void)plen;
+    vg_err rc = vg_pipeline_rules_json(s->pipe, NULL, &rs->body);
+    if (rc)
+        lib_error(rs, rc, NULL);
+}
+
+/* A rules error from PUT: 400 with the place ("body:3:7: …"). */
+static void rules_error(struct vg_http_resp *rs, vg_err rc, const struct vg_error *err)
+{
+    char msg[VG_ERROR_MSG_MAX + VG_ERROR_WHERE_MAX + 64];
+    if (rc == VG_ERR_NOT_FOUND || rc == VG_ERR_IO || rc == VG_ERR_NOMEM)
+        lib_error(rs, rc, err);
+    else
+        server__error(rs, 400, "bad_rules", "%s", vg_error_format(err, msg, sizeof msg));
+}
+
+static void h_rule(struct vg_server *s, const struct vg_http_req *rq, const char *param,
+                   size_t plen, struct vg_http_resp *rs)
+{
+    char name[PATH_ID_MAX + 1];
+    size_t n;
+    if (case_param(param, plen, name, &n, rs))
+        return;
+    struct vg_error err = {0};
+    vg_err rc;
+    unsigned m = method_bit(rq->method);
+    if (m == M_PUT)
+        rc = vg_pipeline_rules_put(s->pipe, name, rq->body ? rq->body : "", rq->body_len,
+                                   server__now_ms(), &err);
+    else if (m == M_DELETE)
+        rc = vg_pipeline_rules_delete(s->pipe, name, server__now_ms(), &err);
+    else
+        rc = vg_pipeline_rules_json(s->pipe, name, &rs->body);
+    if (rc == VG_ERR_NOT_FOUND)
+        server__error(rs, 404, "not_found", "no rule named '%.200s'", name);
+    else if (rc)
+        rules_error(rs, rc, &err);
+    else if (m != M_GET)
+        answer_json(rs, m == M_PUT ? "{\"ok\":true,\"replaced\":true}\n" : "{\"ok\":true}\n");
+}
+
+/* "NAME=N" in the query: 0 when absent, -1 for a bad value. */
+static long long query_u(const char *q, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = q; p && *p; p += strcspn(p, "&"), p += *p == '&') {
+        if (strncmp(p, name, nl) != 0 || p[nl] != '=')
+            continue;
+        long long v = 0;
+        const char *d = p + nl + 1;
+        if (*d < '0' || *d > '9')
+            return -1;
+        for (; *d >= '0' && *d <= '9'; d++)
+            if ((v = v * 10 + (*d - '0')) > (1LL << 53))
+                return -1;
+        return *d && *d != '&' ? -1 : v;
+    }
+    return 0;
+}
+
+static void h_alerts(struct vg_server *s, const struct vg_http_req *rq, const char *param,
+                     size_t plen, struct vg_http_resp *rs)
+{
+    (void)param, (void)plen;
+    long long since = query_u(rq->query, "since"), limit = query_u(rq->query, "limit");
+    if (since < 0 || limit < 0) {
+        server__error(rs, 400, "bad_request", "since and limit are whole numbers");
+        return;
+    }
+    vg_err rc = vg_pipeline_alerts_json(s->pipe, (uint64_t)since, (size_t)limit, &rs->body);
+    if (rc)
+        lib_error(rs, rc, NULL);
 }

@@ -263,20 +263,31 @@ static void puts_(struct w *w, const char *s)
     put(w, s, strlen(s));
 }
 
+static int plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 /* A JSON string of at most max input bytes; bytes outside printable ASCII
- * are written \u00XX so the line is valid JSON whatever the client sent. */
+ * are written \u00XX so the line is valid JSON whatever the client sent.
+ * Runs of plain bytes are copied at once: byte by byte this was most of
+ * the request log's cost (callgrind, bench/http). */
 static void put_str(struct w *w, const char *s, size_t max)
 {
     static const char hex[] = "0123456789abcdef";
     put(w, "\"", 1);
-    for (size_t i = 0; s && s[i] && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            put(w, (const char *)&c, 1);
-        } else {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(w, e, 6);
+    for (size_t i = 0; s && s[i] && i < max;) {
+        size_t run = i;
+        while (run < max && plain((unsigned char)s[run]))
+            run++;
+        if (run > i) {
+            put(w, s + i, run - i);
+            i = run;
+            continue;
         }
+        unsigned char c = (unsigned char)s[i++];
+        char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        put(w, e, 6);
     }
     put(w, "\"", 1);
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "server/server_impl.h"
+#include "vigil/rules.h"
 #include "vigil/check.h"
 #include "vigil/reader.h"
 
@@ -199,6 +200,7 @@ static void pipeline_opts(const struct vg_server *s, struct vg_pipeline_opts *o)
     o->check.max_cases = c->max_cases;
     o->check.idle_timeout_ms = (int64_t)c->case_idle_timeout_ms;
     o->snapshot_every = c->snapshot_every;
+    o->cep = 1; /* always: rules may arrive by PUT /v1/rules without a file */
     o->warn = s->warn;
     o->warn_ud = s->warn_ud;
 }
@@ -219,6 +221,28 @@ static uint32_t salt(void)
     return x;
 }
 
+/* The rules file, whole (at most VG_RULES_MAX_SOURCE bytes). */
+static vg_err read_rules(const char *path, char **out, size_t *len, struct vg_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vg_error_set(err, VG_ERR_IO, 0, 0, "rules %s: %s", path, strerror(errno));
+    char *buf = malloc(VG_RULES_MAX_SOURCE + 1);
+    size_t n = buf ? fread(buf, 1, VG_RULES_MAX_SOURCE + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad || n > VG_RULES_MAX_SOURCE) {
+        free(buf);
+        return vg_error_set(err, !buf ? VG_ERR_NOMEM : bad ? VG_ERR_IO : VG_ERR_TOO_LARGE, 0, 0,
+                            "rules %s: %s", path,
+                            !buf ? "out of memory" : bad ? "read error" : "larger than 1 MiB");
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return VG_OK;
+}
+
 static vg_err open_parts(struct vg_server *s, struct vg_error *err)
 {
     vg_err rc = VG_OK;
@@ -229,7 +253,17 @@ static vg_err open_parts(struct vg_server *s, struct vg_error *err)
         return rc;
     struct vg_pipeline_opts po;
     pipeline_opts(s, &po);
-    if ((rc = vg_pipeline_open(&s->pipe, m, &po, err)))
+    char *rules = NULL;
+    if (s->cfg.rules && (rc = read_rules(s->cfg.rules, &rules, &po.rules_len, err))) {
+        vg_model_free(&m);
+        return rc;
+    }
+    po.rules_text = rules;
+    po.rules_origin = s->cfg.rules;
+    vg_error_where(err, ""); /* not the training log's name from before */
+    rc = vg_pipeline_open(&s->pipe, m, &po, err);
+    free(rules); /* the pipeline keeps what it parsed, not the text */
+    if (rc)
         return rc;
     if (s->cfg.request_log)
         rc = server__reqlog_open(&s->reqlog, s->cfg.data_dir, s->cfg.request_log_max_bytes,
