@@ -17,15 +17,12 @@
  * and never a half-built model.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/bytes.h"
+#include "core/file.h"
 #include "model/model_impl.h"
 #include "vigil/buf.h"
 
@@ -350,33 +347,6 @@ vg_err vg_model_decode(struct vg_model **out, const unsigned char *data, size_t 
 
 /* ---- files --------------------------------------------------------------- */
 
-static vg_err write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return VG_ERR_IO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return VG_OK;
-}
-
-static void fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 vg_err vg_model_save(const struct vg_model *m, const char *path, struct vg_error *err)
 {
     vg_error_where(err, path);
@@ -384,68 +354,23 @@ vg_err vg_model_save(const struct vg_model *m, const char *path, struct vg_error
     size_t len;
     if (vg_model_encode(m, &data, &len))
         return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory encoding the model");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(data);
-        return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    vg_err rc = fd < 0 ? VG_ERR_IO : write_all(fd, data, len);
-    if (!rc && fsync(fd))
-        rc = VG_ERR_IO;
-    int saved = errno;
-    if (fd >= 0 && close(fd) && !rc)
-        rc = VG_ERR_IO;
-    if (!rc && rename(tmp, path))
-        rc = VG_ERR_IO;
-    if (rc) {
-        saved = errno ? errno : saved;
-        if (fd >= 0)
-            unlink(tmp);
-        vg_error_set(err, rc, 0, 0, "cannot write the model: %s", strerror(saved));
-    } else {
-        fsync_dir_of(path);
-    }
-    free(tmp);
+    int bad = file__replace(path, data, len);
+    int e = errno;
     free(data);
-    return rc;
+    if (bad)
+        return vg_error_set(err, VG_ERR_IO, 0, 0, "cannot write the model: %s", strerror(e));
+    return VG_OK;
 }
 
 static vg_err read_file(const char *path, unsigned char **data, size_t *len, struct vg_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return vg_error_set(err, VG_ERR_IO, 0, 0, "cannot open: %s", strerror(e));
-    }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_MODEL_FILE) {
-        close(fd);
+    if (file__read_all(path, MAX_MODEL_FILE, data, len) == 0)
+        return VG_OK;
+    if (errno == EINVAL || errno == EFBIG)
         return vg_error_set(err, VG_ERR_FORMAT, 0, 0, "not a regular file of a model's size");
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    unsigned char *p = malloc(n ? n : 1);
-    while (p && got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (!p || got != n) {
-        free(p);
-        return vg_error_set(err, p ? VG_ERR_IO : VG_ERR_NOMEM, 0, 0, "cannot read the model");
-    }
-    *data = p;
-    *len = n;
-    return VG_OK;
+    if (errno == ENOMEM)
+        return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory");
+    return vg_error_set(err, VG_ERR_IO, 0, 0, "cannot open: %s", strerror(errno));
 }
 
 vg_err vg_model_load(struct vg_model **out, const char *path, struct vg_error *err)

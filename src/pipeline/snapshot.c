@@ -5,15 +5,14 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/bytes.h"
+#include "core/file.h"
 
 #define SNAP_MAGIC "VIGILSNP"
 #define SNAP_VERSION 2u /* 2: + the CEP section; 1 is still read (no CEP section) */
@@ -21,6 +20,7 @@
 #define SNAP_PREFIX "snapshot-"
 #define SNAP_SUFFIX ".vsnap"
 #define MAX_SNAPSHOTS 64
+#define MAX_SNAPSHOT_BYTES ((size_t)16 << 30)
 
 void snapshot__bytes_free(struct snapshot_bytes *sb)
 {
@@ -81,35 +81,6 @@ static void snap_path(char *buf, size_t n, const char *dir, uint64_t seq, const 
     snprintf(buf, n, "%s/" SNAP_PREFIX "%020" PRIu64 SNAP_SUFFIX "%s", dir, seq, extra);
 }
 
-static vg_err read_all(const char *path, unsigned char **data, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) || st.st_size < 0) {
-        if (fd >= 0)
-            close(fd);
-        return VG_ERR_IO;
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    unsigned char *p = malloc(n ? n : 1);
-    while (p && got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (!p || got != n) {
-        free(p);
-        return p ? VG_ERR_IO : VG_ERR_NOMEM;
-    }
-    *data = p;
-    *len = n;
-    return VG_OK;
-}
-
 static vg_err parse(unsigned char *raw, size_t len, struct snapshot *s, struct vg_error *err)
 {
     if (len < SNAP_HEADER + 4 || memcmp(raw, SNAP_MAGIC, 8) != 0)
@@ -151,7 +122,9 @@ vg_err snapshot__load_newest(const char *dir, struct snapshot *out, vg_warn_fn w
         struct vg_error e = {0};
         memset(out, 0, sizeof *out);
         size_t len = 0;
-        vg_err rc = read_all(path, &out->raw, &len);
+        vg_err rc = file__read_all(path, MAX_SNAPSHOT_BYTES, &out->raw, &len)
+                        ? (errno == ENOMEM ? VG_ERR_NOMEM : VG_ERR_IO)
+                        : VG_OK;
         if (!rc)
             rc = parse(out->raw, len, out, &e);
         if (!rc)
@@ -165,21 +138,6 @@ vg_err snapshot__load_newest(const char *dir, struct snapshot *out, vg_warn_fn w
         }
     }
     return vg_error_set(err, VG_ERR_NOT_FOUND, 0, 0, "no snapshot");
-}
-
-static vg_err write_all(int fd, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return VG_ERR_IO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return VG_OK;
 }
 
 static vg_err encode(const struct snapshot_bytes *sb, struct vg_buf *b)
@@ -210,42 +168,20 @@ static vg_err encode(const struct snapshot_bytes *sb, struct vg_buf *b)
     return rc;
 }
 
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 vg_err snapshot__write(const char *dir, const struct snapshot_bytes *sb, struct vg_error *err)
 {
     struct vg_buf b;
     vg_buf_init(&b, 0);
-    char path[4096], tmp[4200];
+    char path[4096];
     snap_path(path, sizeof path, dir, sb->seq, "");
-    snap_path(tmp, sizeof tmp, dir, sb->seq, ".tmp");
     vg_err rc = encode(sb, &b);
-    int fd = rc ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (!rc && fd < 0)
-        rc = VG_ERR_IO;
-    if (!rc)
-        rc = write_all(fd, b.data, b.len);
-    if (!rc && fsync(fd))
+    if (!rc && file__replace(path, b.data, b.len))
         rc = VG_ERR_IO;
     int e = errno;
-    if (fd >= 0 && close(fd) && !rc)
-        rc = VG_ERR_IO;
-    if (!rc && rename(tmp, path))
-        rc = VG_ERR_IO;
     vg_buf_free(&b);
-    if (rc) {
-        unlink(tmp);
+    if (rc)
         return vg_error_set(err, rc, 0, 0, "cannot write snapshot %s: %s", path,
-                            rc == VG_ERR_IO ? strerror(errno ? errno : e) : vg_strerror(rc));
-    }
-    fsync_dir(dir);
+                            rc == VG_ERR_IO ? strerror(e) : vg_strerror(rc));
     return VG_OK;
 }
 
