@@ -142,8 +142,27 @@ def _register(p):
         _PROCS.append(p)
 
 
+def _group_alive(pgid):
+    """Whether a process of group pgid is still running (zombies excepted:
+    they hold no files, so no data-directory lock either)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def kill_group(p):
-    """SIGKILL p's process group (every process gets its own) and reap it."""
+    """SIGKILL p's process group (every process gets its own) and reap it.
+    Waits for the whole group, not only its leader: a uWSGI worker outlives
+    its master by a moment and would still hold the data directory's lock."""
     if p.poll() is None:
         try:
             os.killpg(p.pid, signal.SIGKILL)
@@ -153,6 +172,9 @@ def kill_group(p):
         p.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+    deadline = time.monotonic() + 10
+    while _group_alive(p.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def kill_all():
