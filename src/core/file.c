@@ -13,8 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int file__write_all(int fd, const void *data, size_t n)
 {
+    const unsigned char *p = data;
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -55,7 +56,7 @@ int file__replace(const char *path, const void *data, size_t n)
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
-    int bad = fd < 0 || write_all(fd, data, n) || fsync(fd);
+    int bad = fd < 0 || file__write_all(fd, data, n) || fsync(fd);
     int e = errno;
     if (fd >= 0 && close(fd) && !bad) {
         bad = 1;

@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+/* write(2) all n bytes, going on after EINTR and short writes. */
+int file__write_all(int fd, const void *data, size_t n);
+
 /* Replace `path` atomically with n bytes: a temporary file beside it is
  * written (EINTR and short writes handled), fsynced and renamed over path,
  * then the directory is fsynced. A crash leaves the old file or the new one,

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "server/server_impl.h"
 #include "vigil/event.h"
 
@@ -89,20 +90,6 @@ static void rotate(struct server__reqlog *l)
     open_log(l);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* How many bytes of whole lines from p (n bytes) fit in the current file
  * (at least one line when the file is empty). */
 static size_t fitting(const struct server__reqlog *l, const char *p, size_t n)
@@ -129,7 +116,7 @@ static int flush_locked(struct server__reqlog *l)
             rotate(l);
             continue;
         }
-        if (l->fd < 0 || write_all(l->fd, l->buf + off, take)) {
+        if (l->fd < 0 || file__write_all(l->fd, l->buf + off, take)) {
             rc = -1;
             atomic_fetch_add(&l->errors, 1);
             break; /* drop the rest rather than loop on a broken disk */
