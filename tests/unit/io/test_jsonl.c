@@ -10,41 +10,15 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "unit/io/io_test.h"
 #include "vg_test.h"
 #include "vigil/reader.h"
 
 /* ---- helpers: temp files and collected events --------------------------- */
 
-/* Write n bytes to a new temp file (gzip'd when gz); returns a static path. */
 static const char *write_tmp(const void *data, size_t n, int gz)
 {
-    static char path[4096];
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/vg_jsonl_XXXXXX.jsonl", dir && *dir ? dir : "/tmp");
-    int fd = mkstemps(path, 6);
-    if (fd < 0)
-        return NULL;
-    if (gz) {
-        gzFile g = gzdopen(fd, "wb");
-        if (!g || (n && gzwrite(g, data, (unsigned)n) != (int)n)) {
-            close(fd);
-            return NULL;
-        }
-        gzclose(g);
-        return path;
-    }
-    const char *p = data;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0) {
-            close(fd);
-            return NULL;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    close(fd);
-    return path;
+    return write_tmp_as(data, n, gz, ".jsonl");
 }
 
 #define KEEP 8
