@@ -175,14 +175,18 @@ struct cep__block {
     uint32_t src;          /* 1-based block number as written */
 };
 
+/* History entries kept inside the run (no second block to miss in cache). */
+#define CEP_HIST_INLINE 4
+
 struct cep__run {
     uint64_t id;
     int64_t start;         /* time of the first event */
     int64_t last;          /* time of the last accepted event */
     uint64_t first_seq;
     uint32_t pos;
-    struct cep__hist h;
+    struct cep__hist h;    /* h.e is hin until the history outgrows it */
     struct cep__run *next_free;
+    struct cep__hent hin[CEP_HIST_INLINE];
 };
 
 struct cep__went {
@@ -191,40 +195,92 @@ struct cep__went {
     struct cep__ev *ev;
 };
 
-/* Keys up to this many bytes live in the slot itself (no separate block to
- * miss in cache on every lookup); longer ones in key_heap. */
+/* Keys up to this many bytes live in the entity row itself (no separate
+ * block to miss in cache on every lookup); longer ones in key_heap. */
 #define CEP_KEY_INLINE 24
+#define CEP_KEY_MAX 1024
 
+/* One pattern's state for one key value: runs (sequences, absences) or a
+ * window (aggregates), and its pending timer. */
 struct cep__slot {
-    uint64_t hash;
-    char *key_heap;        /* type byte + bytes, when longer than CEP_KEY_INLINE */
-    char kin[CEP_KEY_INLINE];
-    uint32_t keylen;
-    uint32_t gen;
-    bool used;
     struct cep__run **runs; /* creation order */
-    uint32_t nruns, rcap;
     struct cep__went *win;  /* ring */
-    uint32_t whead, wn, wcap;
     double wsum;
-    bool armed;
     int64_t last_fire;
     int64_t timer_at;       /* INT64_MAX: none scheduled */
+    uint32_t nruns, rcap;
+    uint32_t whead, wn, wcap;
+    uint32_t gen;           /* bumped at release: timers naming an older one are stale */
+    bool used, armed;
 };
 
-/* The slot's key bytes (type byte + value). Not a stored pointer: the slot
- * array moves when it grows. */
-static inline const char *cep__slot_key(const struct cep__slot *s)
+/* A key value of a key group: the header of its row. The row's sub-slots
+ * (one column per pattern of the group) follow it in memory, so one lookup
+ * and one neighbourhood of cache lines serve every pattern keyed alike. */
+struct cep__ent {
+    uint64_t hash;          /* unused: the next free entity index */
+    char *key_heap;         /* type byte + bytes, when longer than CEP_KEY_INLINE */
+    char kin[CEP_KEY_INLINE];
+    uint32_t keylen;
+    uint32_t nused;         /* sub-slots in use */
+    uint64_t mask;          /* bit c: column c in use (columns >= 64: see nused) */
+    bool used;
+};
+
+/* The entity's key bytes (type byte + value). Not a stored pointer: rows
+ * move when the group grows. */
+static inline const char *cep__ent_key(const struct cep__ent *t)
 {
-    return s->keylen <= CEP_KEY_INLINE ? s->kin : s->key_heap;
+    return t->keylen <= CEP_KEY_INLINE ? t->kin : t->key_heap;
 }
 
-/* A key-table entry: the slot index and the high half of its key's hash,
- * so mismatches are rejected without touching the slot. */
+/* A key-table entry: the entity index and the high half of its key's hash,
+ * so mismatches are rejected without touching the row. */
 struct cep__hte {
     uint32_t si;
     uint32_t frag;
 };
+
+/* Patterns whose key expressions print the same (canonically) share a key
+ * group: one key → entity table, rows of width columns. Unkeyed patterns
+ * share the group with the empty key expression (one entity). The key of
+ * the event being offered is computed once per group and cached. */
+struct cep__kgroup {
+    char *canon;            /* canonical key expression; "" when unkeyed */
+    uint32_t refs;          /* patterns attached */
+    uint32_t width;         /* columns */
+    uint8_t *colused;       /* width flags */
+    size_t rowsz;           /* header + width sub-slots */
+    char *rows;
+    uint32_t nents, ecap, live;
+    uint32_t free_ent;      /* head of the free list (index) or CEP_NONE */
+    struct cep__hte *ht;    /* open addressing: entity index (EMPTY, TOMB) + hash fragment */
+    uint32_t htcap, htused;
+    /* the key of the offer with epoch cepoch */
+    uint64_t cepoch;
+    bool cok;               /* the key exists */
+    uint32_t clen, ceid;    /* ceid: its entity or CEP_NONE */
+    uint64_t chash;
+    char ckey[CEP_KEY_MAX + 16];
+};
+
+static inline struct cep__ent *cep__ent_at(const struct cep__kgroup *g, uint32_t eid)
+{
+    return (struct cep__ent *)(void *)(g->rows + (size_t)eid * g->rowsz);
+}
+
+static inline struct cep__slot *cep__sub(const struct cep__kgroup *g, uint32_t eid,
+                                         uint32_t col)
+{
+    return (struct cep__slot *)(void *)(g->rows + (size_t)eid * g->rowsz +
+                                        sizeof(struct cep__ent) +
+                                        col * sizeof(struct cep__slot));
+}
+
+static inline uint32_t cep__sub_eid(const struct cep__kgroup *g, const struct cep__slot *s)
+{
+    return (uint32_t)((size_t)((const char *)s - g->rows) / g->rowsz);
+}
 
 struct cep__phen;
 
@@ -254,12 +310,10 @@ struct cep__pattern {
     int64_t window, throttle;
     /* absence: blocks[0] = first (A), then = expr index of B */
     uint32_t then;
-    /* key slots */
-    struct cep__slot *slots;
-    uint32_t nslots, scap, live;
-    uint32_t free_slot;     /* head of the free list (index) or CEP_NONE */
-    struct cep__hte *ht;    /* open addressing: slot index (EMPTY, TOMB) + hash fragment */
-    uint32_t htcap, htused;
+    /* its key group and column there */
+    struct cep__kgroup *g;
+    uint32_t col;
+    uint32_t live;          /* keys with state */
     /* stats */
     uint64_t completed, halted, capped;
     uint64_t active;
@@ -300,6 +354,15 @@ struct vg_cep {
     struct cep__qent *q;
     uint32_t qhead, qn, qcap;
     struct cep__run *free_runs;
+    struct cep__kgroup **groups;
+    uint32_t ngroups, gcap;
+    uint64_t epoch;               /* offers so far (not state: caches key on it) */
+    /* kind id → the patterns consuming it, in offering order (CSR arrays;
+     * rebuilt lazily after the rules change; kidx_ok false → scan all) */
+    struct cep__pattern **kpats;
+    uint32_t *kstart;             /* nkind + 1 offsets */
+    uint32_t nkind;
+    bool kidx_ok;
     struct cep__ctx ctx;
     /* scratch event builder */
     struct cep__ev sev;
@@ -331,18 +394,37 @@ vg_err cep__val_json(const struct cep__val *v, struct vg_buf *b);
 vg_err cep__offer_all(struct vg_cep *e, struct cep__ev *ev, int depth);
 void cep__pattern_clear(struct vg_cep *e, struct cep__pattern *p);
 void cep__phen_free(struct vg_cep *e, struct cep__phen **ph);
-struct cep__slot *cep__slot_get(struct vg_cep *e, struct cep__pattern *p, const char *key,
-                                uint32_t len, bool create);
-struct cep__run *cep__run_new(struct vg_cep *e);
 void cep__run_free(struct vg_cep *e, struct cep__run *r);
+struct cep__run *cep__run_new(struct vg_cep *e);
 vg_err cep__hist_add(struct vg_cep *e, struct cep__run *r, uint32_t g, struct cep__ev *ev);
-void cep__slot_schedule(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s);
-uint32_t cep__slot_index(const struct cep__pattern *p, const struct cep__slot *s);
 vg_err cep__drain(struct vg_cep *e);
+/* The kind index (kpats/kstart), built if stale; false if it cannot be
+ * (out of memory): callers then scan every pattern, in the same order. */
+bool cep__kidx(struct vg_cep *e);
+
+/* slots.c: key groups, entities, sub-slots, runs, timers */
+vg_err cep__group_attach(struct vg_cep *e, struct cep__pattern *p);
+void cep__group_detach(struct vg_cep *e, struct cep__pattern *p);
+/* The key of the event being offered (epoch e->epoch) for p's group: false
+ * when the key expression gives no usable value (the event is not offered). */
+bool cep__key_cur(struct vg_cep *e, struct cep__pattern *p, const struct cep__ev *ev);
+/* p's sub-slot for that key: NULL when it has none and !create (or create
+ * failed: key table full, out of memory). */
+struct cep__slot *cep__slot_cur(struct vg_cep *e, struct cep__pattern *p, bool create);
+/* The entity (key) of a sub-slot of p. */
+const struct cep__ent *cep__slot_ent(const struct cep__pattern *p, const struct cep__slot *s);
+void cep__slot_maybe_release(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s);
+void cep__slot_schedule(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s);
 void cep__heap_push(struct vg_cep *e, struct cep__timer t);
-vg_err cep__slots_reindex(struct cep__pattern *p);
-bool cep__slot_set_key(struct cep__slot *s, const char *key, uint32_t len);
-void cep__slot_key_free(struct cep__slot *s);
+struct cep__timer cep__heap_pop(struct vg_cep *e);
+bool cep__ent_set_key(struct cep__ent *t, const char *key, uint32_t len);
+void cep__ent_key_free(struct cep__ent *t);
+/* State decode: reset a group to no entities; add entity eid with key
+ * (entities must arrive in index order, free ones with their link);
+ * index the used ones; release entities no sub-slot uses. */
+void cep__group_reset(struct cep__kgroup *g);
+vg_err cep__group_reserve(struct cep__kgroup *g, uint32_t n);
+vg_err cep__group_reindex(struct vg_cep *e, struct cep__kgroup *g);
 
 /* load.c */
 vg_err cep__compile_phen(struct vg_cep *e, const json_t *obj, size_t index,

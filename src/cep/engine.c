@@ -10,7 +10,6 @@
 #include "cep/cep_impl.h"
 #include "vigil/event.h"
 
-struct cep__timer cep__heap_pop(struct vg_cep *e);
 void cep__slot_sweep(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s, int64_t now);
 
 static void set_defaults(struct vg_cep_opts *o)
@@ -100,10 +99,14 @@ void vg_cep_free(struct vg_cep **pe)
     while (e->free_runs) {
         struct cep__run *r = e->free_runs;
         e->free_runs = r->next_free;
-        free(r->h.e);
+        if (r->h.e != r->hin)
+            free(r->h.e);
         free(r);
     }
     cep__ev_release(e->sev.copy);
+    free(e->groups); /* each freed with its last pattern */
+    free(e->kpats);
+    free(e->kstart);
     free(e->q);
     free(e->ph);
     free(e->by_uid);
@@ -122,9 +125,9 @@ void vg_cep_free(struct vg_cep **pe)
 static void fire_timer(struct vg_cep *e, const struct cep__timer *t, int64_t now)
 {
     struct cep__pattern *p = t->puid < e->nuid ? e->by_uid[t->puid] : NULL;
-    if (!p || t->slot >= p->nslots)
+    if (!p || !p->g || t->slot >= p->g->nents)
         return;
-    struct cep__slot *s = &p->slots[t->slot];
+    struct cep__slot *s = cep__sub(p->g, t->slot, p->col);
     if (!s->used || s->gen != t->gen || s->timer_at != t->at)
         return; /* stale: the slot was freed, reused or rescheduled earlier */
     s->timer_at = INT64_MAX;
@@ -309,6 +312,7 @@ void cep__phen_free(struct vg_cep *e, struct cep__phen **pph)
         struct cep__pattern *p = &ph->pats[i];
         if (e) {
             cep__pattern_clear(e, p);
+            cep__group_detach(e, p);
             if (p->uid < e->nuid && e->by_uid[p->uid] == p)
                 e->by_uid[p->uid] = NULL;
         }
@@ -345,7 +349,62 @@ vg_err vg_cep_remove(struct vg_cep *e, const char *name)
     cep__phen_free(e, &e->ph[i]);
     memmove(e->ph + i, e->ph + i + 1, (e->nph - i - 1) * sizeof *e->ph);
     e->nph--;
+    e->kidx_ok = false;
     return VG_OK;
+}
+
+/* Kind k of p named before (a pattern is offered an event once). */
+static bool kind_dup(const struct cep__pattern *p, uint32_t k)
+{
+    for (uint32_t i = 0; i < k; i++)
+        if (p->kinds[i] == p->kinds[k])
+            return true;
+    return false;
+}
+
+bool cep__kidx(struct vg_cep *e)
+{
+    if (e->kidx_ok)
+        return true;
+    uint32_t nk = vg_intern_count(e->kinds), np = 0;
+    for (uint32_t i = 0; i < e->nph; i++)
+        for (uint32_t j = 0; j < e->ph[i]->npats; j++)
+            np += e->ph[i]->pats[j].nkinds;
+    uint32_t *ks = calloc((size_t)nk + 1, sizeof *ks);
+    struct cep__pattern **kp = malloc((np ? np : 1) * sizeof *kp);
+    if (!ks || !kp) {
+        free(ks);
+        free(kp);
+        return false;
+    }
+    /* Counting sort by kind: offsets, then patterns in offering order. */
+    for (uint32_t i = 0; i < e->nph; i++)
+        for (uint32_t j = 0; j < e->ph[i]->npats; j++)
+            for (uint32_t k = 0; k < e->ph[i]->pats[j].nkinds; k++)
+                if (!kind_dup(&e->ph[i]->pats[j], k))
+                    ks[e->ph[i]->pats[j].kinds[k] + 1]++;
+    for (uint32_t k = 0; k < nk; k++)
+        ks[k + 1] += ks[k];
+    for (uint32_t i = 0; i < e->nph; i++)
+        for (uint32_t j = 0; j < e->ph[i]->npats; j++) {
+            struct cep__pattern *p = &e->ph[i]->pats[j];
+            for (uint32_t k = 0; k < p->nkinds; k++) {
+                if (kind_dup(p, k))
+                    continue;
+                uint32_t at = ks[p->kinds[k]]++;
+                kp[at] = p;
+            }
+        }
+    for (uint32_t k = nk; k > 0; k--) /* back to start offsets */
+        ks[k] = ks[k - 1];
+    ks[0] = 0;
+    free(e->kpats);
+    free(e->kstart);
+    e->kpats = kp;
+    e->kstart = ks;
+    e->nkind = nk;
+    e->kidx_ok = true;
+    return true;
 }
 
 /* Register the patterns' uids so timers can find them; install or replace. */
@@ -354,6 +413,7 @@ vg_err cep__install(struct vg_cep *e, struct cep__phen *ph)
 {
     for (uint32_t j = 0; j < ph->npats; j++)
         e->by_uid[ph->pats[j].uid] = &ph->pats[j];
+    e->kidx_ok = false;
     uint32_t i = find_phen(e, ph->name);
     if (i != CEP_NONE) {
         cep__phen_free(e, &e->ph[i]);

@@ -383,7 +383,6 @@ static bool common_head(struct ld *l, struct cep__pattern *p, const json_t *obj,
     size_t used = strlen(l->path);
     snprintf(l->path + used, sizeof l->path - used, " %s '%s'", what, p->name ? p->name : "");
     p->key = p->filter = p->value = p->then = CEP_NONE;
-    p->free_slot = CEP_NONE;
     p->max_runs = l->e->o.max_runs;
     if (!p->name)
         return fail(l, obj, -1, "out of memory");
@@ -679,6 +678,23 @@ static vg_err compile_doc(struct vg_cep *e, const json_t *doc, struct cep__phen 
     return VG_OK;
 }
 
+/* Every new pattern into its key group (all or none). */
+static vg_err attach_all(struct vg_cep *e, struct cep__phen **v, size_t n)
+{
+    vg_err rc = VG_OK;
+    size_t i = 0;
+    uint32_t j = 0;
+    for (; i < n && !rc; i++)
+        for (j = 0; j < v[i]->npats && !rc; j++)
+            rc = cep__group_attach(e, &v[i]->pats[j]);
+    if (!rc)
+        return VG_OK;
+    for (size_t a = 0; a < n; a++)
+        for (uint32_t b = 0; b < v[a]->npats; b++)
+            cep__group_detach(e, &v[a]->pats[b]);
+    return rc;
+}
+
 vg_err vg_cep_load_json(struct vg_cep *e, const json_t *doc, const char *origin,
                         struct vg_error *err, struct vg_cep_where *where)
 {
@@ -692,6 +708,10 @@ vg_err vg_cep_load_json(struct vg_cep *e, const json_t *doc, const char *origin,
     for (size_t i = 0; !rc && i < n; i++)
         npat += v[i]->npats;
     if (!rc && (rc = cep__reserve(e, (uint32_t)n, (uint32_t)npat)) != VG_OK) {
+        free_all(v, n);
+        vg_error_set(err, rc, 0, 0, "out of memory");
+    }
+    if (!rc && (rc = attach_all(e, v, n)) != VG_OK) {
         free_all(v, n);
         vg_error_set(err, rc, 0, 0, "out of memory");
     }

@@ -13,12 +13,9 @@
 
 #include "cep/cep_impl.h"
 
-void cep__slot_maybe_release(struct cep__pattern *p, struct cep__slot *s);
-
 enum step { ST_KEEP, ST_HALT, ST_COMPLETE, ST_OVERFLOW };
 
 #define AGG_HISTORY 64
-#define KEY_MAX 1024
 
 static bool expr_true(struct vg_cep *e, const struct cep__pattern *p, uint32_t xi,
                       const struct cep__ev *ev, const struct cep__hist *h)
@@ -237,8 +234,10 @@ static void emit_actions(struct vg_cep *e, const struct emit_args *a, struct vg_
     }
 }
 
-static bool kind_consumed(const struct vg_cep *e, uint32_t kind)
+static bool kind_consumed(struct vg_cep *e, uint32_t kind)
 {
+    if (cep__kidx(e))
+        return kind < e->nkind && e->kstart[kind + 1] > e->kstart[kind];
     for (uint32_t i = 0; i < e->nph; i++)
         for (uint32_t j = 0; j < e->ph[i]->npats; j++)
             for (uint32_t k = 0; k < e->ph[i]->pats[j].nkinds; k++)
@@ -418,7 +417,8 @@ static bool advance_runs(struct vg_cep *e, struct cep__pattern *p, struct cep__s
         if (st == ST_OVERFLOW)
             e->st.history_drops++;
         if (st == ST_COMPLETE) {
-            emit_run(e, p, cep__slot_key(s), s->keylen, r, ev->time, depth);
+            const struct cep__ent *t = cep__slot_ent(p, s);
+            emit_run(e, p, cep__ent_key(t), t->keylen, r, ev->time, depth);
             if (p->skip_past) {
                 cut = true;
                 for (uint32_t k = 0; k < w; k++)
@@ -432,55 +432,54 @@ static bool advance_runs(struct vg_cep *e, struct cep__pattern *p, struct cep__s
     return cut;
 }
 
-static void start_run(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s,
-                      const char *key, uint32_t klen, struct cep__ev *ev, int depth)
+/* A new run from the event if it satisfies the first block; returns the
+ * pattern's sub-slot for the key (created for the run), or s. */
+static struct cep__slot *start_run(struct vg_cep *e, struct cep__pattern *p,
+                                   struct cep__slot *s, struct cep__ev *ev, int depth)
 {
     if (!block_accepts(e, p, &p->blocks[0], ev, NULL))
-        return;
+        return s;
     if (p->singleton && s && s->nruns)
-        return;
+        return s;
     struct cep__run *r = cep__run_new(e);
     if (!r)
-        return;
+        return s;
     r->start = r->last = ev->time;
     r->first_seq = ev->seq;
     r->pos = 1;
     if (cep__hist_add(e, r, p->blocks[0].group, ev) != VG_OK) {
         cep__run_free(e, r);
-        return;
+        return s;
     }
     if (p->nblocks == 1) {
-        emit_run(e, p, key, klen, r, ev->time, depth);
+        emit_run(e, p, p->g->ckey, p->g->clen, r, ev->time, depth);
         cep__run_free(e, r);
-        return;
+        return s;
     }
     if (!s)
-        s = cep__slot_get(e, p, key, klen, true);
+        s = cep__slot_cur(e, p, true);
     if (!s) {
         cep__run_free(e, r);
-        return;
+        return NULL;
     }
     slot_add_run(e, p, s, r);
+    return s;
 }
 
-static void offer_seq(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *ev,
-                      const char *key, uint32_t klen, int depth)
+static void offer_seq(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *ev, int depth)
 {
-    struct cep__slot *s = cep__slot_get(e, p, key, klen, false);
+    struct cep__slot *s = cep__slot_cur(e, p, false);
     bool cut = s && s->nruns ? advance_runs(e, p, s, ev, depth) : false;
-    if (!cut) {
-        start_run(e, p, s, key, klen, ev, depth);
-        s = cep__slot_get(e, p, key, klen, false);
-    }
-    cep__slot_maybe_release(p, s);
+    if (!cut)
+        s = start_run(e, p, s, ev, depth);
+    cep__slot_maybe_release(e, p, s);
 }
 
 /* ---- absence ------------------------------------------------------------------ */
 
-static void offer_abs(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *ev,
-                      const char *key, uint32_t klen)
+static void offer_abs(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *ev)
 {
-    struct cep__slot *s = cep__slot_get(e, p, key, klen, false);
+    struct cep__slot *s = cep__slot_cur(e, p, false);
     if (s) {
         uint32_t w = 0;
         for (uint32_t i = 0; i < s->nruns; i++) {
@@ -494,7 +493,7 @@ static void offer_abs(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *
     }
     if (block_accepts(e, p, &p->blocks[0], ev, NULL)) {
         if (!s)
-            s = cep__slot_get(e, p, key, klen, true);
+            s = cep__slot_cur(e, p, true);
         struct cep__run *r = s ? cep__run_new(e) : NULL;
         if (r) {
             r->start = r->last = ev->time;
@@ -506,7 +505,7 @@ static void offer_abs(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *
                 cep__run_free(e, r);
         }
     }
-    cep__slot_maybe_release(p, s);
+    cep__slot_maybe_release(e, p, s);
 }
 
 /* ---- aggregates --------------------------------------------------------------- */
@@ -592,14 +591,14 @@ static void agg_fire(struct vg_cep *e, struct cep__pattern *p, struct cep__slot 
         he[i].ev = s->win[(s->whead + s->wn - n + i) % s->wcap].ev;
     }
     struct cep__hist h = {he, n, n};
-    struct emit_args a = {.p = p, .key = cep__slot_key(s), .klen = s->keylen, .h = &h, .time = t,
+    const struct cep__ent *k = cep__slot_ent(p, s);
+    struct emit_args a = {.p = p, .key = cep__ent_key(k), .klen = k->keylen, .h = &h, .time = t,
                           .start = s->win[s->whead].time, .end = t,
                           .has_value = true, .value = v, .depth = depth};
     emit(e, &a);
 }
 
-static void offer_agg(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *ev,
-                      const char *key, uint32_t klen, int depth)
+static void offer_agg(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *ev, int depth)
 {
     if (p->filter != CEP_NONE && !expr_true(e, p, p->filter, ev, NULL))
         return;
@@ -612,7 +611,7 @@ static void offer_agg(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *
             return;
         v = x.u.n;
     }
-    struct cep__slot *s = cep__slot_get(e, p, key, klen, true);
+    struct cep__slot *s = cep__slot_cur(e, p, true);
     if (!s)
         return;
     win_slide(p, s, ev->time);
@@ -637,36 +636,6 @@ static void offer_agg(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *
 
 /* ---- entry points ------------------------------------------------------------ */
 
-/* The key bytes of an event: a type byte then the value; false when missing. */
-static bool make_key(struct vg_cep *e, const struct cep__pattern *p, const struct cep__ev *ev,
-                     char *buf, uint32_t *len)
-{
-    *len = 0;
-    if (p->key == CEP_NONE)
-        return true;
-    e->ctx.ev = ev;
-    e->ctx.h = NULL;
-    struct cep__val v = cep__eval(&e->ctx, &p->x[p->key]);
-    if (v.t == CV_STR) {
-        if (v.len >= KEY_MAX)
-            return false;
-        buf[0] = 's';
-        memcpy(buf + 1, v.u.s, v.len);
-        *len = v.len + 1;
-    } else if (v.t == CV_NUM) {
-        double d = v.u.n == 0 ? 0 : v.u.n;
-        buf[0] = 'n';
-        memcpy(buf + 1, &d, 8);
-        *len = 9;
-    } else if (v.t == CV_BOOL) {
-        buf[0] = 'b';
-        buf[1] = (char)(v.u.n != 0);
-        *len = 2;
-    } else
-        return false;
-    return true;
-}
-
 static bool consumes(const struct cep__pattern *p, uint32_t kind)
 {
     for (uint32_t i = 0; i < p->nkinds; i++)
@@ -675,25 +644,34 @@ static bool consumes(const struct cep__pattern *p, uint32_t kind)
     return false;
 }
 
+static void offer_one(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *ev, int depth)
+{
+    if (!cep__key_cur(e, p, ev))
+        return;
+    if (p->pk == PK_SEQ)
+        offer_seq(e, p, ev, depth);
+    else if (p->pk == PK_AGG)
+        offer_agg(e, p, ev, depth);
+    else
+        offer_abs(e, p, ev);
+}
+
 vg_err cep__offer_all(struct vg_cep *e, struct cep__ev *ev, int depth)
 {
-    char key[KEY_MAX + 8];
     ev->seq = ++e->seq;
+    e->epoch++;
     e->st.events++;
-    for (uint32_t i = 0; i < e->nph; i++) {
-        for (uint32_t j = 0; j < e->ph[i]->npats; j++) {
-            struct cep__pattern *p = &e->ph[i]->pats[j];
-            uint32_t klen;
-            if (!consumes(p, ev->kind) || !make_key(e, p, ev, key, &klen))
-                continue;
-            if (p->pk == PK_SEQ)
-                offer_seq(e, p, ev, key, klen, depth);
-            else if (p->pk == PK_AGG)
-                offer_agg(e, p, ev, key, klen, depth);
-            else
-                offer_abs(e, p, ev, key, klen);
-        }
+    if (cep__kidx(e)) {
+        if (ev->kind >= e->nkind)
+            return VG_OK;
+        for (uint32_t i = e->kstart[ev->kind]; i < e->kstart[ev->kind + 1]; i++)
+            offer_one(e, e->kpats[i], ev, depth);
+        return VG_OK;
     }
+    for (uint32_t i = 0; i < e->nph; i++)
+        for (uint32_t j = 0; j < e->ph[i]->npats; j++)
+            if (consumes(&e->ph[i]->pats[j], ev->kind))
+                offer_one(e, &e->ph[i]->pats[j], ev, depth);
     return VG_OK;
 }
 
@@ -714,7 +692,8 @@ void cep__slot_sweep(struct vg_cep *e, struct cep__pattern *p, struct cep__slot 
                 continue;
             }
             if (p->pk == PK_ABS) {
-                emit_run(e, p, cep__slot_key(s), s->keylen, r, r->start + p->within, 0);
+                const struct cep__ent *t = cep__slot_ent(p, s);
+                emit_run(e, p, cep__ent_key(t), t->keylen, r, r->start + p->within, 0);
                 run_drop(e, p, r, false);
             } else {
                 e->st.expired++;
@@ -724,26 +703,26 @@ void cep__slot_sweep(struct vg_cep *e, struct cep__pattern *p, struct cep__slot 
         s->nruns = w;
     }
     cep__slot_schedule(e, p, s);
-    cep__slot_maybe_release(p, s);
+    cep__slot_maybe_release(e, p, s);
 }
 
-/* Free every slot, run and window entry of a pattern. */
+/* Free every run and window entry of a pattern and its sub-slots' arrays
+ * (its column stays reserved: cep__group_detach frees it). */
 void cep__pattern_clear(struct vg_cep *e, struct cep__pattern *p)
 {
-    for (uint32_t i = 0; i < p->nslots; i++) {
-        struct cep__slot *s = &p->slots[i];
+    struct cep__kgroup *g = p->g;
+    for (uint32_t i = 0; g && i < g->nents; i++) {
+        struct cep__slot *s = cep__sub(g, i, p->col);
         for (uint32_t k = 0; k < s->nruns; k++)
             run_drop(e, p, s->runs[k], false);
+        s->nruns = 0;
         while (s->wn)
             win_pop(s);
+        if (s->used)
+            cep__slot_maybe_release(e, p, s);
         free(s->runs);
         free(s->win);
-        cep__slot_key_free(s);
+        memset(s, 0, sizeof *s);
     }
-    free(p->slots);
-    free(p->ht);
-    p->slots = NULL;
-    p->ht = NULL;
-    p->nslots = p->scap = p->live = p->htcap = p->htused = 0;
-    p->free_slot = CEP_NONE;
+    p->live = 0;
 }

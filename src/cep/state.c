@@ -9,18 +9,22 @@
  *   clock: now seq run_id timer_seq (u64); stats (10 × u64)
  *   events: u32 n, each: kind str, time start end seq (u64), u32 nf,
  *           fields: name str, u8 type, value (num: u64 bits; str: str)
+ *   key groups: u32 n, each: canonical key str, u32 nents, u32 free_ent,
+ *           entities: u8 used; used: key str; free: u32 next
  *   patterns: u32 n, each: phenomenon str, pattern str, completed halted
- *           capped (u64), u32 nslots, u32 free_slot, slots: u8 used, u32 gen,
- *           free: u32 next; used: key str, u8 armed, last_fire timer_at
- *           (u64), u32 nruns, runs: id start last first_seq (u64), u32 pos,
- *           u32 nh, (u32 group, u32 event)…; u32 wn, u64 wsum bits,
+ *           capped (u64), u32 group ordinal, u32 n, sub-slots in use: u32
+ *           entity, u32 gen, u8 armed, last_fire timer_at (u64), u32 nruns,
+ *           runs: id start last first_seq (u64), u32 pos, u32 nh,
+ *           (u32 group, u32 event)…; u32 wn, u64 wsum bits,
  *           (time u64, value bits u64, u32 event)…
- *   timers: u32 n, each: at seq (u64), u32 pattern ordinal, slot, gen
+ *   timers: u32 n, each: at seq (u64), u32 pattern ordinal, entity, gen
  * Events are stored once and referred to by index, so sharing between runs
  * and windows survives. Symbols and kinds are written as names (ids are
- * per engine); patterns by name (uids are per engine). Slot indices and
- * generations are kept as they were, so timers are restored verbatim —
- * stale ones included, which keeps the (time, sequence) firing order exact.
+ * per engine); patterns by name and key groups by their canonical key
+ * (uids and group order are per engine). Entity indices, the free list and
+ * generations are kept as they were, so live timers are restored verbatim
+ * in their (time, sequence) order; stale timers (their sub-slot released,
+ * reused or rescheduled) are no-ops and are left out.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +33,7 @@
 #include "core/bytes.h"
 
 #define STATE_MAGIC "VGCEPST"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u
 
 /* ---- encoding ---------------------------------------------------------------- */
 
@@ -161,16 +165,12 @@ static vg_err put_window(struct enc *c, const struct cep__slot *s)
     return rc;
 }
 
-static vg_err put_slot(struct enc *c, const struct cep__slot *s)
+static vg_err put_slot(struct enc *c, const struct cep__pattern *p, const struct cep__slot *s)
 {
     struct vg_buf *b = &c->pb;
-    vg_err rc = vg_buf_addc(b, s->used ? 1 : 0);
+    vg_err rc = bytes_put32(b, cep__sub_eid(p->g, s));
     if (!rc)
         rc = bytes_put32(b, s->gen);
-    if (!s->used)
-        return rc ? rc : bytes_put32(b, (uint32_t)s->hash); /* the free-list link */
-    if (!rc)
-        rc = bytes_put_str(b, cep__slot_key(s), s->keylen);
     if (!rc)
         rc = vg_buf_addc(b, s->armed ? 1 : 0);
     if (!rc)
@@ -184,7 +184,41 @@ static vg_err put_slot(struct enc *c, const struct cep__slot *s)
     return rc ? rc : put_window(c, s);
 }
 
-static vg_err put_pattern(struct enc *c, const struct cep__pattern *p)
+/* Key groups in the order patterns first use them (from the rules alone, so
+ * an engine decoded with the same rules re-encodes the same bytes). */
+static uint32_t group_count(const struct vg_cep *e, const struct cep__kgroup **out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < e->nph; i++)
+        for (uint32_t j = 0; j < e->ph[i]->npats; j++) {
+            const struct cep__kgroup *g = e->ph[i]->pats[j].g;
+            uint32_t k = 0;
+            while (k < n && out[k] != g)
+                k++;
+            if (k == n)
+                out[n++] = g;
+        }
+    return n;
+}
+
+static vg_err put_group(struct vg_buf *b, const struct cep__kgroup *g)
+{
+    vg_err rc = bytes_put_str(b, g->canon, strlen(g->canon));
+    if (!rc)
+        rc = bytes_put32(b, g->nents);
+    if (!rc)
+        rc = bytes_put32(b, g->free_ent);
+    for (uint32_t i = 0; i < g->nents && !rc; i++) {
+        const struct cep__ent *t = cep__ent_at(g, i);
+        rc = vg_buf_addc(b, t->used ? 1 : 0);
+        if (!rc)
+            rc = t->used ? bytes_put_str(b, cep__ent_key(t), t->keylen)
+                         : bytes_put32(b, (uint32_t)t->hash); /* the free-list link */
+    }
+    return rc;
+}
+
+static vg_err put_pattern(struct enc *c, const struct cep__pattern *p, uint32_t gord)
 {
     struct vg_buf *b = &c->pb;
     vg_err rc = bytes_put_str(b, p->ph->name, strlen(p->ph->name));
@@ -194,11 +228,14 @@ static vg_err put_pattern(struct enc *c, const struct cep__pattern *p)
     for (int i = 0; i < 3 && !rc; i++)
         rc = bytes_put64(b, v[i]);
     if (!rc)
-        rc = bytes_put32(b, p->nslots);
+        rc = bytes_put32(b, gord);
     if (!rc)
-        rc = bytes_put32(b, p->free_slot);
-    for (uint32_t i = 0; i < p->nslots && !rc; i++)
-        rc = put_slot(c, &p->slots[i]);
+        rc = bytes_put32(b, p->live);
+    for (uint32_t i = 0; i < p->g->nents && !rc; i++) {
+        const struct cep__slot *s = cep__sub(p->g, i, p->col);
+        if (s->used)
+            rc = put_slot(c, p, s);
+    }
     return rc;
 }
 
@@ -242,9 +279,18 @@ static vg_err put_timer(const struct vg_cep *e, struct vg_buf *b, const struct c
     return rc ? rc : bytes_put32(b, t->gen);
 }
 
-/* Timers in firing order (the heap's array order depends on its history;
- * sorted, a decoded engine re-encodes to the same bytes). Timers of removed
- * patterns are stale and left out. */
+/* A timer that would still do something when it fires (see fire_timer). */
+static bool timer_live(const struct vg_cep *e, const struct cep__timer *t)
+{
+    const struct cep__pattern *p = t->puid < e->nuid ? e->by_uid[t->puid] : NULL;
+    if (!p || !p->g || t->slot >= p->g->nents)
+        return false;
+    const struct cep__slot *s = cep__sub(p->g, t->slot, p->col);
+    return s->used && s->gen == t->gen && s->timer_at == t->at;
+}
+
+/* Live timers in firing order (the heap's array order depends on its
+ * history; sorted, a decoded engine re-encodes to the same bytes). */
 static vg_err put_timers(const struct vg_cep *e, struct vg_buf *b)
 {
     struct cep__timer *t = malloc((e->nheap ? e->nheap : 1) * sizeof *t);
@@ -252,7 +298,7 @@ static vg_err put_timers(const struct vg_cep *e, struct vg_buf *b)
         return VG_ERR_NOMEM;
     uint32_t n = 0;
     for (uint32_t i = 0; i < e->nheap; i++)
-        if (e->heap[i].puid < e->nuid && e->by_uid[e->heap[i].puid])
+        if (timer_live(e, &e->heap[i]))
             t[n++] = e->heap[i];
     qsort(t, n, sizeof *t, timer_cmp);
     vg_err rc = bytes_put32(b, n);
@@ -282,10 +328,25 @@ static vg_err put_header(const struct vg_cep *e, struct vg_buf *out)
 static vg_err encode(struct enc *c, struct vg_buf *out)
 {
     const struct vg_cep *e = c->e;
-    vg_err rc = bytes_put32(&c->pb, pattern_count(e));
+    uint32_t np = pattern_count(e);
+    const struct cep__kgroup **gs = malloc((np ? np : 1) * sizeof *gs);
+    if (!gs)
+        return VG_ERR_NOMEM;
+    uint32_t ng = group_count(e, gs);
+    vg_err rc = bytes_put32(&c->pb, ng);
+    for (uint32_t i = 0; i < ng && !rc; i++)
+        rc = put_group(&c->pb, gs[i]);
+    if (!rc)
+        rc = bytes_put32(&c->pb, np);
     for (uint32_t i = 0; i < e->nph && !rc; i++)
-        for (uint32_t j = 0; j < e->ph[i]->npats && !rc; j++)
-            rc = put_pattern(c, &e->ph[i]->pats[j]);
+        for (uint32_t j = 0; j < e->ph[i]->npats && !rc; j++) {
+            const struct cep__pattern *p = &e->ph[i]->pats[j];
+            uint32_t k = 0;
+            while (gs[k] != p->g)
+                k++;
+            rc = put_pattern(c, p, k);
+        }
+    free(gs);
     if (!rc)
         rc = put_timers(e, &c->pb);
     if (!rc)
@@ -321,6 +382,8 @@ struct dec {
     uint32_t nev;
     struct cep__pattern **pats; /* by ordinal; NULL: skipped */
     uint32_t npats;
+    struct cep__kgroup **grps;  /* by ordinal; NULL: skipped */
+    uint32_t ngrps;
     struct vg_error *err;
     const char *what;           /* for the message */
 };
@@ -528,77 +591,117 @@ static bool key_ok(const unsigned char *k, uint32_t n)
     return n == 0 || (k[0] == 's') || (k[0] == 'n' && n == 9) || (k[0] == 'b' && n == 2);
 }
 
-static int get_used_slot(struct dec *d, struct cep__pattern *p, struct cep__slot *s)
+/* The free list must run through unused entities only and end: ent_alloc
+ * trusts it, and a link to a used entity would hand it out twice. */
+static bool free_list_ok(const struct cep__kgroup *g)
 {
-    const unsigned char *k;
-    uint32_t kl;
-    uint8_t armed;
-    int64_t last_fire, timer_at;
-    if (bytes_get_str(&d->r, &k, &kl) || !key_ok(k, kl) || get8(&d->r, &armed) ||
-        get_i64(&d->r, &last_fire) || get_i64(&d->r, &timer_at))
-        return -1;
-    if (p) {
-        if (!cep__slot_set_key(s, (const char *)k, kl))
-            return -1;
-        s->used = true;
-        s->armed = armed != 0;
-        s->last_fire = last_fire;
-        s->timer_at = timer_at;
-        p->live++;
-    }
-    return get_runs(d, p, s) || get_window(d, p, s) ? -1 : 0;
-}
-
-static int get_slot(struct dec *d, struct cep__pattern *p, uint32_t i)
-{
-    struct cep__slot tmp = {0}, *s = p ? &p->slots[i] : &tmp;
-    uint8_t used;
-    uint32_t gen, next;
-    if (get8(&d->r, &used) || used > 1 || bytes_get32(&d->r, &gen))
-        return -1;
-    s->gen = gen;
-    s->timer_at = INT64_MAX;
-    if (used)
-        return get_used_slot(d, p, s);
-    if (bytes_get32(&d->r, &next) || (next != CEP_NONE && p && next >= p->nslots))
-        return -1;
-    s->hash = next;
-    return 0;
-}
-
-/* The free list must run through unused slots only and end: slot_alloc
- * trusts it, and a link to a used slot would hand that slot out twice. */
-static bool free_list_ok(const struct cep__pattern *p)
-{
-    uint32_t unused = p->nslots - p->live, steps = 0;
-    for (uint32_t i = p->free_slot; i != CEP_NONE; i = (uint32_t)p->slots[i].hash) {
-        if (i >= p->nslots || p->slots[i].used || ++steps > unused)
+    uint32_t unused = 0, steps = 0;
+    for (uint32_t i = 0; i < g->nents; i++)
+        unused += !cep__ent_at(g, i)->used;
+    for (uint32_t i = g->free_ent; i != CEP_NONE; i = (uint32_t)cep__ent_at(g, i)->hash)
+        if (i >= g->nents || cep__ent_at(g, i)->used || ++steps > unused)
             return false;
-    }
     return true;
 }
 
-static int get_slots(struct dec *d, struct cep__pattern *p)
+/* One entity (g NULL: skipped). */
+static int get_ent(struct dec *d, struct cep__kgroup *g, uint32_t i, uint32_t n)
 {
-    uint32_t n, free_slot;
-    if (get_count(&d->r, 9, &n) || bytes_get32(&d->r, &free_slot))
+    uint8_t used;
+    if (get8(&d->r, &used) || used > 1)
         return -1;
-    if (p && n) {
-        p->slots = calloc(n, sizeof *p->slots);
-        if (!p->slots)
+    if (!used) {
+        uint32_t next;
+        if (bytes_get32(&d->r, &next) || (next != CEP_NONE && next >= n))
             return -1;
-        p->nslots = p->scap = n;
+        if (g)
+            cep__ent_at(g, i)->hash = next;
+        return 0;
     }
-    if (p && free_slot != CEP_NONE && free_slot >= n)
+    const unsigned char *k;
+    uint32_t kl;
+    if (bytes_get_str(&d->r, &k, &kl) || !key_ok(k, kl) || kl >= CEP_KEY_MAX)
         return -1;
-    if (p)
-        p->free_slot = free_slot;
+    if (!g)
+        return 0;
+    struct cep__ent *t = cep__ent_at(g, i);
+    g->nents = i + 1; /* so a failure frees the keys set so far */
+    if (!cep__ent_set_key(t, (const char *)k, kl))
+        return -1;
+    t->used = true;
+    return 0;
+}
+
+static int get_group(struct dec *d, uint32_t ord)
+{
+    const unsigned char *canon;
+    uint32_t cl, n, free_ent;
+    if (bytes_get_str(&d->r, &canon, &cl) || get_count(&d->r, 5, &n) ||
+        bytes_get32(&d->r, &free_ent) || (free_ent != CEP_NONE && free_ent >= n))
+        return -1;
+    struct cep__kgroup *g = NULL;
+    for (uint32_t i = 0; i < d->e->ngroups && !g; i++)
+        if (strlen(d->e->groups[i]->canon) == cl && memcmp(d->e->groups[i]->canon, canon, cl) == 0)
+            g = d->e->groups[i];
+    for (uint32_t i = 0; g && i < ord; i++)
+        if (d->grps[i] == g)
+            return -1; /* the same group twice */
+    d->grps[ord] = g;
+    if (g && cep__group_reserve(g, n) != VG_OK)
+        return -1;
     for (uint32_t i = 0; i < n; i++)
-        if (get_slot(d, p, i))
+        if (get_ent(d, g, i, n))
             return -1;
-    if (p && !free_list_ok(p))
+    if (!g)
+        return 0;
+    g->nents = n;
+    g->free_ent = free_ent;
+    return free_list_ok(g) ? 0 : -1;
+}
+
+static int get_groups(struct dec *d)
+{
+    d->what = "key groups";
+    if (get_count(&d->r, 12, &d->ngrps))
         return -1;
-    return p && n && cep__slots_reindex(p) != VG_OK ? -1 : 0;
+    d->grps = calloc(d->ngrps ? d->ngrps : 1, sizeof *d->grps);
+    if (!d->grps)
+        return -1;
+    for (uint32_t i = 0; i < d->ngrps; i++)
+        if (get_group(d, i))
+            return -1;
+    return 0;
+}
+
+/* One sub-slot in use (p NULL: skipped). */
+static int get_slot(struct dec *d, struct cep__pattern *p)
+{
+    uint32_t eid, gen;
+    uint8_t armed;
+    int64_t last_fire, timer_at;
+    if (bytes_get32(&d->r, &eid) || bytes_get32(&d->r, &gen) || get8(&d->r, &armed) ||
+        get_i64(&d->r, &last_fire) || get_i64(&d->r, &timer_at))
+        return -1;
+    struct cep__slot tmp = {0}, *s = &tmp;
+    if (p) {
+        struct cep__kgroup *g = p->g;
+        if (eid >= g->nents || !cep__ent_at(g, eid)->used)
+            return -1;
+        s = cep__sub(g, eid, p->col);
+        if (s->used)
+            return -1; /* the same entity twice */
+        struct cep__ent *t = cep__ent_at(g, eid);
+        s->used = true;
+        t->nused++;
+        if (p->col < 64)
+            t->mask |= 1ull << p->col;
+        p->live++;
+        s->gen = gen;
+        s->armed = armed != 0;
+        s->last_fire = last_fire;
+        s->timer_at = timer_at;
+    }
+    return get_runs(d, p, s) || get_window(d, p, s) ? -1 : 0;
 }
 
 static struct cep__pattern *find_pattern(struct vg_cep *e, const unsigned char *ph,
@@ -618,12 +721,15 @@ static struct cep__pattern *find_pattern(struct vg_cep *e, const unsigned char *
 static int get_pattern(struct dec *d, uint32_t ord)
 {
     const unsigned char *ph, *pn;
-    uint32_t phl, pnl;
+    uint32_t phl, pnl, gord, n;
     uint64_t v[3];
     if (bytes_get_str(&d->r, &ph, &phl) || bytes_get_str(&d->r, &pn, &pnl) ||
-        bytes_get64(&d->r, &v[0]) || bytes_get64(&d->r, &v[1]) || bytes_get64(&d->r, &v[2]))
+        bytes_get64(&d->r, &v[0]) || bytes_get64(&d->r, &v[1]) || bytes_get64(&d->r, &v[2]) ||
+        bytes_get32(&d->r, &gord) || gord >= d->ngrps || get_count(&d->r, 29, &n))
         return -1;
     struct cep__pattern *p = find_pattern(d->e, ph, phl, pn, pnl);
+    if (p && p->g != d->grps[gord])
+        p = NULL; /* keyed otherwise now: its state does not apply */
     for (uint32_t i = 0; p && i < ord; i++)
         if (d->pats[i] == p)
             return -1; /* the same pattern twice */
@@ -633,7 +739,10 @@ static int get_pattern(struct dec *d, uint32_t ord)
         p->halted = v[1];
         p->capped = v[2];
     }
-    return get_slots(d, p);
+    for (uint32_t i = 0; i < n; i++)
+        if (get_slot(d, p))
+            return -1;
+    return 0;
 }
 
 static int get_patterns(struct dec *d)
@@ -696,7 +805,7 @@ static int get_header(struct dec *d)
     return 0;
 }
 
-/* Forget all state (the rules stay): runs, windows, timers. */
+/* Forget all state (the rules stay): runs, windows, keys, timers. */
 static void clear_state(struct vg_cep *e)
 {
     for (uint32_t i = 0; i < e->nph; i++)
@@ -704,6 +813,8 @@ static void clear_state(struct vg_cep *e)
             cep__pattern_clear(e, &e->ph[i]->pats[j]);
             e->ph[i]->pats[j].active = 0;
         }
+    for (uint32_t i = 0; i < e->ngroups; i++)
+        cep__group_reset(e->groups[i]);
     e->nheap = 0;
     e->st.active = 0;
 }
@@ -723,6 +834,7 @@ static void dec_free(struct dec *d)
         cep__ev_release(d->evs[i]); /* the table's reference */
     free(d->evs);
     free(d->pats);
+    free(d->grps);
 }
 
 vg_err vg_cep_decode_state(struct vg_cep *e, const char *data, size_t len,
@@ -732,7 +844,10 @@ vg_err vg_cep_decode_state(struct vg_cep *e, const char *data, size_t len,
     clear_state(e);
     int rc = get_header(&d);
     if (!rc)
-        rc = get_events(&d) || get_patterns(&d) || get_timers(&d) ? -1 : 0;
+        rc = get_events(&d) || get_groups(&d) || get_patterns(&d) || get_timers(&d) ? -1 : 0;
+    for (uint32_t i = 0; !rc && i < e->ngroups; i++)
+        if (cep__group_reindex(e, e->groups[i]) != VG_OK)
+            rc = -1;
     dec_free(&d);
     if (rc) {
         size_t off = d.r.off;
