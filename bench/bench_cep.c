@@ -152,16 +152,30 @@ static struct vg_cep_value str_val(const char *s)
     return (struct vg_cep_value){VG_CEP_STR, 0, s, strlen(s)};
 }
 
+/* prefix + decimal v into buf (the caller's, as a parser would fill it);
+ * its length. Not snprintf: the benchmark measures the engine. */
+static size_t key_text(char *buf, const char *prefix, unsigned long v)
+{
+    char digits[24];
+    size_t n = 0, len = strlen(prefix);
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    memcpy(buf, prefix, len);
+    while (n)
+        buf[len++] = digits[--n];
+    return len;
+}
+
 /* Event i's fields; emp and pc are the caller's buffers. */
 static void make_event(const struct mix *m, long keys, struct vg_cep_field *f, char *emp,
                        char *pc)
 {
     uint64_t r = next_rand(), r2 = next_rand();
-    long k = (long)(r % (uint64_t)keys);
-    int el = snprintf(emp, 16, "e%ld", k);
-    int pl = snprintf(pc, 16, "pc%ld", k % 997);
-    f[0] = (struct vg_cep_field){"emp", {VG_CEP_STR, 0, emp, (size_t)el}};
-    f[1] = (struct vg_cep_field){"pc", {VG_CEP_STR, 0, pc, (size_t)pl}};
+    unsigned long k = (unsigned long)(r % (uint64_t)keys);
+    size_t el = key_text(emp, "e", k), pl = key_text(pc, "pc", k % 997);
+    f[0] = (struct vg_cep_field){"emp", {VG_CEP_STR, 0, emp, el}};
+    f[1] = (struct vg_cep_field){"pc", {VG_CEP_STR, 0, pc, pl}};
     f[2] = (struct vg_cep_field){"action", str_val(pick(m->action, r >> 20))};
     f[3] = (struct vg_cep_field){"loc", str_val(pick(m->loc, r >> 32))};
     f[4] = (struct vg_cep_field){"result", str_val(pick(m->result, r >> 44))};
@@ -182,8 +196,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "load: %s\n", err.msg);
         return 1;
     }
-    char emp[16], pc[16];
+    char emp[32], pc[32];
     struct vg_cep_field f[7];
+    if (keys < 1) {
+        fprintf(stderr, "bench_cep: KEYS must be at least 1\n");
+        return 2;
+    }
     const struct mix *m = argc > 3 && strcmp(argv[3], "stress") == 0 ? &stress : &typical;
     double t0 = now_s();
     for (long i = 0; i < n; i++) {

@@ -56,6 +56,10 @@ struct cep__ev {
     uint64_t seq;        /* engine-wide ordinal of offered events */
     struct cep__ev *copy; /* scratch only: its retained copy, if made */
     struct cep__fld *f;
+    /* scratch only: symbol → field index, for entries stamped with stamp
+     * (map[sym] = stamp << 8 | index); NULL in retained copies */
+    const uint32_t *map;
+    uint32_t mapn, stamp;
 };
 
 /* ---- expressions ---------------------------------------------------------- */
@@ -367,6 +371,11 @@ struct vg_cep {
     /* scratch event builder */
     struct cep__ev sev;
     struct cep__fld sf[256];
+    uint32_t *fmap;               /* the scratch event's map (sev.map) */
+    /* field names seen lately, by the address the caller passed them at
+     * (a C caller passes the same names each event): checked by content */
+    struct { const char *p; size_t n; uint32_t sym; } ncache[64];
+    uint32_t fmapn;
     char *sstr;
     size_t sstr_len, sstr_cap;
     struct vg_buf out, msg;

@@ -112,6 +112,7 @@ void vg_cep_free(struct vg_cep **pe)
     free(e->by_uid);
     free(e->heap);
     free(e->sstr);
+    free(e->fmap);
     vg_buf_free(&e->out);
     vg_buf_free(&e->msg);
     vg_intern_free(&e->syms);

@@ -24,18 +24,47 @@ void cep__sev_reset(struct vg_cep *e, uint32_t kind, int64_t time)
     ev->copy = NULL;
     ev->f = e->sf;
     e->sstr_len = 0;
+    ev->map = e->fmap;
+    ev->mapn = e->fmapn;
+    if (++ev->stamp >= (1u << 24)) { /* stamps are 24 bits: start over */
+        if (e->fmap)
+            memset(e->fmap, 0, e->fmapn * sizeof *e->fmap);
+        ev->stamp = 1;
+    }
+}
+
+/* Room in the scratch map for symbol sym. */
+static bool map_fit(struct vg_cep *e, uint32_t sym)
+{
+    if (sym < e->fmapn)
+        return true;
+    uint32_t nc = e->fmapn ? e->fmapn : 64;
+    while (nc <= sym)
+        nc *= 2;
+    uint32_t *nm = realloc(e->fmap, nc * sizeof *nm);
+    if (!nm)
+        return false;
+    memset(nm + e->fmapn, 0, (nc - e->fmapn) * sizeof *nm);
+    e->fmap = nm;
+    e->fmapn = nc;
+    e->sev.map = nm;
+    e->sev.mapn = nc;
+    return true;
 }
 
 vg_err cep__sev_add_sym(struct vg_cep *e, uint32_t sym, const struct cep__val *v)
 {
     struct cep__ev *ev = &e->sev;
+    if (!map_fit(e, sym))
+        return VG_ERR_NOMEM;
     struct cep__fld *f = NULL;
-    for (uint32_t i = 0; i < ev->nf && !f; i++)
-        if (ev->f[i].sym == sym)
-            f = &ev->f[i];
-    if (!f) {
+    uint32_t m = e->fmap[sym];
+    if ((m >> 8) == ev->stamp) {
+        f = &ev->f[m & 0xff];
+    } else {
         if (ev->nf == CEP_MAX_FIELDS)
             return VG_ERR_TOO_LARGE;
+        e->fmap[sym] = ev->stamp << 8 | ev->nf;
         f = &ev->f[ev->nf++];
     }
     f->sym = sym;
@@ -43,7 +72,10 @@ vg_err cep__sev_add_sym(struct vg_cep *e, uint32_t sym, const struct cep__val *v
     if (v->t != CV_STR)
         return VG_OK;
     if (v->len > e->sstr_cap - e->sstr_len) {
-        ev->nf--;
+        if (&ev->f[ev->nf - 1] == f) {
+            ev->nf--;
+            e->fmap[sym] = 0;
+        }
         return VG_ERR_TOO_LARGE;
     }
     char *d = e->sstr + e->sstr_len;
@@ -57,8 +89,19 @@ vg_err cep__sev_add_sym(struct vg_cep *e, uint32_t sym, const struct cep__val *v
 vg_err cep__sev_add(struct vg_cep *e, const char *name, size_t nlen, const struct cep__val *v)
 {
     uint32_t sym;
+    size_t h = (size_t)(((uintptr_t)name * 0x9E3779B97F4A7C15ull) >> 58), sl = 0;
+    if (e->ncache[h].p == name && e->ncache[h].n == nlen) {
+        const char *s = vg_intern_str(e->syms, e->ncache[h].sym, &sl);
+        if (s && sl == nlen && memcmp(s, name, nlen) == 0)
+            return cep__sev_add_sym(e, e->ncache[h].sym, v);
+    }
     vg_err rc = vg_intern_put(e->syms, name, nlen, &sym);
-    return rc ? rc : cep__sev_add_sym(e, sym, v);
+    if (rc)
+        return rc;
+    e->ncache[h].p = name;
+    e->ncache[h].n = nlen;
+    e->ncache[h].sym = sym;
+    return cep__sev_add_sym(e, sym, v);
 }
 
 vg_err cep__sev_add_json(struct vg_cep *e, const char *name, size_t nlen, const json_t *j)
@@ -109,6 +152,8 @@ struct cep__ev *cep__ev_copy(const struct cep__ev *src)
     *d = *src;
     d->refs = 1;
     d->copy = NULL;
+    d->map = NULL;
+    d->mapn = d->stamp = 0;
     d->f = (struct cep__fld *)(d + 1);
     char *sp = (char *)(d->f + src->nf);
     for (uint32_t i = 0; i < src->nf; i++) {

@@ -36,6 +36,10 @@ static struct cep__val evval(const struct cep__ev *ev)
 
 const struct cep__val *cep__ev_get(const struct cep__ev *ev, uint32_t sym)
 {
+    if (ev->map) {
+        uint32_t m = sym < ev->mapn ? ev->map[sym] : 0;
+        return (m >> 8) == ev->stamp ? &ev->f[m & 0xff].v : &MISSING;
+    }
     for (uint32_t i = 0; i < ev->nf; i++)
         if (ev->f[i].sym == sym)
             return &ev->f[i].v;
@@ -112,23 +116,23 @@ static int val_cmp(const struct cep__val *a, const struct cep__val *b)
 }
 
 /* == and != : null compares with anything; other mismatches are false. */
-static struct cep__val compare(uint8_t op, const struct cep__val *a, const struct cep__val *b)
+static bool compare(uint8_t op, const struct cep__val *a, const struct cep__val *b)
 {
     if (a->t == CV_MISSING || b->t == CV_MISSING)
-        return boolean(false);
+        return false;
     if (op == OP_EQ || op == OP_NE) {
         if (!same_type(a, b))
-            return boolean(op == OP_NE && (a->t == CV_NULL || b->t == CV_NULL));
-        return boolean(val_eq(a, b) == (op == OP_EQ));
+            return op == OP_NE && (a->t == CV_NULL || b->t == CV_NULL);
+        return val_eq(a, b) == (op == OP_EQ);
     }
     if (!same_type(a, b) || (a->t != CV_NUM && a->t != CV_STR))
-        return boolean(false);
+        return false;
     int c = val_cmp(a, b);
     switch (op) {
-    case OP_LT: return boolean(c < 0);
-    case OP_LE: return boolean(c <= 0);
-    case OP_GT: return boolean(c > 0);
-    default: return boolean(c >= 0);
+    case OP_LT: return c < 0;
+    case OP_LE: return c <= 0;
+    case OP_GT: return c > 0;
+    default: return c >= 0;
     }
 }
 
@@ -256,8 +260,7 @@ static struct cep__val str2(uint8_t op, const struct cep__val *a, const struct c
     return boolean(false);
 }
 
-static struct cep__val in_list(struct cep__ctx *c, const struct cep__expr *x,
-                               const struct cep__node *n, const struct cep__val *a);
+static bool ev_bool(struct cep__ctx *c, const struct cep__expr *x, uint32_t i);
 static struct cep__val allen(struct cep__ctx *c, const struct cep__expr *x,
                              const struct cep__node *n);
 
@@ -306,25 +309,11 @@ static struct cep__val ev_at(struct cep__ctx *c, const struct cep__expr *x, uint
         return other_field(c, a.u.ev, n->sym);
     case OP_COUNT: case OP_SUM: case OP_AVG: case OP_MIN: case OP_MAX:
         return group_fold(c->h, n);
-    case OP_AND:
-        a = ev_at(c, x, n->a);
-        if (!truthy(&a))
-            return boolean(false);
-        b = ev_at(c, x, n->b);
-        return boolean(truthy(&b));
-    case OP_OR:
-        a = ev_at(c, x, n->a);
-        if (truthy(&a))
-            return boolean(true);
-        b = ev_at(c, x, n->b);
-        return boolean(truthy(&b));
-    case OP_NOT:
-        a = ev_at(c, x, n->a);
-        return boolean(!truthy(&a));
+    case OP_AND: case OP_OR: case OP_NOT:
+        return boolean(ev_bool(c, x, i));
     case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
-        a = ev_at(c, x, n->a);
-        b = ev_at(c, x, n->b);
-        return compare(n->op, &a, &b);
+    case OP_IN:
+        return boolean(ev_bool(c, x, i));
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
         a = ev_at(c, x, n->a);
         b = ev_at(c, x, n->b);
@@ -332,9 +321,6 @@ static struct cep__val ev_at(struct cep__ctx *c, const struct cep__expr *x, uint
     case OP_NEG:
         a = ev_at(c, x, n->a);
         return a.t == CV_NUM ? num(-a.u.n) : MISSING;
-    case OP_IN:
-        a = ev_at(c, x, n->a);
-        return in_list(c, x, n, &a);
     case OP_ALLEN: return allen(c, x, n);
     case OP_CONTAINS: case OP_STARTS: case OP_ENDS:
         a = ev_at(c, x, n->a);
@@ -366,17 +352,52 @@ static struct cep__val ev_at(struct cep__ctx *c, const struct cep__expr *x, uint
     }
 }
 
-static struct cep__val in_list(struct cep__ctx *c, const struct cep__expr *x,
-                               const struct cep__node *n, const struct cep__val *a)
+/* Node i's value, by reference when it is a constant or a field of the
+ * current event (no copy), else computed into *tmp. */
+static const struct cep__val *operand(struct cep__ctx *c, const struct cep__expr *x, uint32_t i,
+                                      struct cep__val *tmp)
+{
+    const struct cep__node *n = &x->nodes[i];
+    if (n->op == OP_CONST)
+        return &n->k;
+    if (n->op == OP_FIELD)
+        return cep__ev_get(c->ev, n->sym);
+    *tmp = ev_at(c, x, i);
+    return tmp;
+}
+
+static bool in_list(struct cep__ctx *c, const struct cep__expr *x, const struct cep__node *n,
+                    const struct cep__val *a)
 {
     if (a->t == CV_MISSING)
-        return boolean(false);
+        return false;
     for (uint32_t i = 0; i < n->n; i++) {
-        struct cep__val b = ev_at(c, x, x->list[n->sym + i]);
-        if (same_type(a, &b) && val_eq(a, &b))
-            return boolean(true);
+        struct cep__val tb;
+        const struct cep__val *b = operand(c, x, x->list[n->sym + i], &tb);
+        if (same_type(a, b) && val_eq(a, b))
+            return true;
     }
-    return boolean(false);
+    return false;
+}
+
+/* Node i as a condition: the boolean operators and comparisons without
+ * building intermediate values; anything else is true only when it is the
+ * boolean true (as ev_at would give). */
+static bool ev_bool(struct cep__ctx *c, const struct cep__expr *x, uint32_t i)
+{
+    const struct cep__node *n = &x->nodes[i];
+    struct cep__val ta, tb;
+    switch (n->op) {
+    case OP_AND: return ev_bool(c, x, n->a) && ev_bool(c, x, n->b);
+    case OP_OR: return ev_bool(c, x, n->a) || ev_bool(c, x, n->b);
+    case OP_NOT: return !ev_bool(c, x, n->a);
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+        return compare(n->op, operand(c, x, n->a, &ta), operand(c, x, n->b, &tb));
+    case OP_IN: return in_list(c, x, n, operand(c, x, n->a, &ta));
+    default:
+        ta = ev_at(c, x, i);
+        return truthy(&ta);
+    }
 }
 
 static struct cep__val allen(struct cep__ctx *c, const struct cep__expr *x,
@@ -397,6 +418,6 @@ struct cep__val cep__eval(struct cep__ctx *c, const struct cep__expr *x)
 
 bool cep__eval_true(struct cep__ctx *c, const struct cep__expr *x)
 {
-    struct cep__val v = cep__eval(c, x);
-    return truthy(&v);
+    c->used = 0;
+    return ev_bool(c, x, x->root);
 }
