@@ -411,7 +411,7 @@ static vg_err parse_group(struct parser *p, const char **group)
 
 static vg_err add_pred(struct parser *p, struct rules__block *b, const char *after)
 {
-    struct rules__expr *e;
+    struct rules__expr *e = NULL;
     struct rules__pos at = rules__lex_here(&p->lx);
     vg_err rc = parse_expr(p, after, &e);
     if (rc || (rc = count_up(p, &b->npreds, at, "predicates")))
@@ -502,7 +502,7 @@ static vg_err pat_within(struct parser *p, void *ctx, const struct rules__tok *k
 static vg_err add_cond(struct parser *p, struct rules__expr ***tail, size_t *n,
                        const struct rules__tok *kw)
 {
-    struct rules__expr *e;
+    struct rules__expr *e = NULL;
     vg_err rc = parse_expr(p, kw->text, &e);
     if (rc || (rc = count_up(p, n, kw->pos, "conditions")))
         return rc;
