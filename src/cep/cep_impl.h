@@ -323,6 +323,17 @@ struct cep__pattern {
     uint64_t active;
 };
 
+/* An aggregate whose window needs no timer at each entry's expiry: its
+ * "armed" flag (fire again only after the value fell below the threshold)
+ * is unused (throttled) or can be decided at the key's next event (a count
+ * only falls between events, so it crossed the threshold in between iff it
+ * is across it by then, for every comparison but !=). Its timer only
+ * empties the window once all entries have expired. */
+static inline bool cep__agg_lazy(const struct cep__pattern *p)
+{
+    return p->throttle || (p->func == AG_COUNT && p->cmp != OP_NE);
+}
+
 struct cep__phen {
     char *name;
     json_t *json;            /* as loaded (owned) */

@@ -614,7 +614,11 @@ static void offer_agg(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *
     struct cep__slot *s = cep__slot_cur(e, p, true);
     if (!s)
         return;
-    win_slide(p, s, ev->time);
+    /* What the timers would have done by now (all of it for a lazy window):
+     * expire, and arm when the value is not across the threshold. */
+    win_slide(p, s, e->now > ev->time ? e->now : ev->time);
+    if (!s->wn || !threshold_holds(p, win_value(p, s)))
+        s->armed = true;
     if (s->wn >= e->o.max_window) {
         win_pop(s);
         p->capped++;

@@ -562,8 +562,9 @@ static int64_t slot_deadline(const struct cep__pattern *p, const struct cep__slo
 {
     int64_t at = INT64_MAX;
     if (p->pk == PK_AGG) {
+        uint32_t i = cep__agg_lazy(p) ? (s->whead + s->wn - 1) % (s->wcap ? s->wcap : 1) : s->whead;
         if (s->wn)
-            at = s->win[s->whead].time + p->window;
+            at = s->win[i].time + p->window;
         return at;
     }
     if (!p->within)
