@@ -175,8 +175,8 @@ static bool add_kind(struct ld *l, struct cep__pattern *p, const char *k, size_t
 
 static bool valid_kind(const char *k, size_t n)
 {
-    static const char *const plain[] = {"events", "deviations", "actions"};
-    for (size_t i = 0; i < 3; i++)
+    static const char *const plain[] = {"events", "deviations", "actions", "ends"};
+    for (size_t i = 0; i < 4; i++)
         if (strcmp(k, plain[i]) == 0)
             return true;
     return n > 8 && memcmp(k, "complex:", 8) == 0;
@@ -195,7 +195,7 @@ static bool parse_from(struct ld *l, struct cep__pattern *p, const json_t *obj)
         const char *k = json_string_value(v);
         if (!k || !valid_kind(k, json_string_length(v)))
             return fail(l, v, -1,
-                        "\"from\" lists events, deviations, actions or complex:<phenomenon>");
+                        "\"from\" lists events, deviations, actions, ends or complex:<phenomenon>");
         if (!add_kind(l, p, k, json_string_length(v)))
             return false;
     }

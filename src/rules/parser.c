@@ -162,12 +162,12 @@ static vg_err parse_count(struct parser *p, const struct rules__tok *kw, long lo
 }
 
 /* ---- from ------------------------------------------------------------------------ */
-static const char *const plain_sources[] = {"events", "deviations", "actions"};
+static const char *const plain_sources[] = {"events", "deviations", "actions", "ends"};
 
 static vg_err parse_source(struct parser *p, struct rules__name *n)
 {
     struct rules__tok t;
-    vg_err rc = expect(p, RT_IDENT, "a source (events, deviations, actions or complex:NAME)", &t);
+    vg_err rc = expect(p, RT_IDENT, "a source (events, deviations, actions, ends or complex:NAME)", &t);
     if (rc)
         return rc;
     n->pos = t.pos;
@@ -189,7 +189,7 @@ static vg_err parse_source(struct parser *p, struct rules__name *n)
         if (is_kw(&t, plain_sources[i]))
             return VG_OK;
     return fail(p, t.pos, VG_ERR_PARSE,
-                "unknown source '%s' (use events, deviations, actions or complex:NAME)", t.text);
+                "unknown source '%s' (use events, deviations, actions, ends or complex:NAME)", t.text);
 }
 
 static vg_err parse_from(struct parser *p, struct rules__name ***tail, size_t *n)

@@ -64,7 +64,7 @@ static void test_pattern_validation(void)
     expect_err("{\"phenomenon\":\"r\",\"patterns\":[{\"name\":\"p\",\"within\":\"soon\",\"blocks\":[" F "]}]}",
                "rule 'r' pattern 'p': \"within\" must be a duration such as \"30s\" or \"10m\"", -1);
     expect_err("{\"phenomenon\":\"r\",\"patterns\":[{\"name\":\"p\",\"from\":[\"complex:\"],\"blocks\":[" F "]}]}",
-               "rule 'r' pattern 'p': \"from\" lists events, deviations, actions or complex:<phenomenon>", -1);
+               "rule 'r' pattern 'p': \"from\" lists events, deviations, actions, ends or complex:<phenomenon>", -1);
     expect_err("{\"phenomenon\":\"r\",\"patterns\":[{\"name\":\"p\",\"key\":\"a +\",\"blocks\":[" F "]}]}",
                "rule 'r' pattern 'p': key: at offset 3: expected an operand", 3);
     expect_err("{\"phenomenon\":\"r\",\"patterns\":[{\"name\":\"p\",\"preconditions\":[\"count(q) > 1\"],\"blocks\":[" F "]}]}",

@@ -3,7 +3,9 @@
  * fenced blocks:
  *   ```rules   an example (must parse and load into the CEP engine), then
  *   optionally ```events  JSON lines fed to the engine in order (an object
- *                         {"advance_to": MS} moves the clock instead), and
+ *                         {"advance_to": MS} moves the clock instead;
+ *                         {"as": KIND, "event": {…}} offers the event as
+ *                         that kind, e.g. "ends" or "deviations"), and
  *              ```expect  JSON lines, one per engine output in order: each
  *                         member must equal that output's member (complex
  *                         events as the engine prints them; action requests
@@ -100,10 +102,12 @@ static void feed(struct vg_cep *e, const struct fence *ev)
         json_t *obj = n ? json_loadb(s, n, 0, NULL) : NULL;
         CHECK(n == 0 || obj != NULL);
         json_t *adv = json_object_get(obj, "advance_to");
+        const char *as = json_string_value(json_object_get(obj, "as"));
+        json_t *one = as ? json_object_get(obj, "event") : obj;
         struct vg_error err = {0};
         if (json_is_integer(adv))
             CHECK_EQ_INT(vg_cep_advance(e, json_integer_value(adv)), VG_OK);
-        else if (obj && vg_cep_process_json(e, NULL, VG_TIME_NONE, obj, &err) != VG_OK) {
+        else if (one && vg_cep_process_json(e, as, VG_TIME_NONE, one, &err) != VG_OK) {
             fprintf(stderr, "  event refused: %s\n", err.msg);
             CHECK(0);
         }
