@@ -437,6 +437,18 @@ const struct cep__ent *cep__slot_ent(const struct cep__pattern *p, const struct 
  * the entity goes when no column uses it any more. */
 static void slot_release(struct cep__pattern *p, struct cep__slot *s)
 {
+    /* Small arrays are kept for the next key; a burst's big ones are not,
+     * so memory follows the live state, not its high-water mark. */
+    if (s->rcap > 4) {
+        free(s->runs);
+        s->runs = NULL;
+        s->rcap = 0;
+    }
+    if (s->wcap > 8) {
+        free(s->win);
+        s->win = NULL;
+        s->wcap = s->whead = 0;
+    }
     struct cep__kgroup *g = p->g;
     uint32_t eid = cep__sub_eid(g, s);
     struct cep__ent *t = cep__ent_at(g, eid);
@@ -482,6 +494,11 @@ void cep__run_free(struct vg_cep *e, struct cep__run *r)
     for (uint32_t i = 0; i < r->h.n; i++)
         cep__ev_release(r->h.e[i].ev);
     r->h.n = 0;
+    if (r->h.cap > CEP_HIST_INLINE) { /* a long history's array is not kept */
+        free(r->h.e);
+        r->h.e = r->hin;
+        r->h.cap = CEP_HIST_INLINE;
+    }
     r->next_free = e->free_runs;
     e->free_runs = r;
 }
