@@ -46,6 +46,7 @@ extern "C" {
 /* The action event for a request (a new reference; NULL when out of memory). */
 json_t *vg_action_event(const struct vg_cep_output *req, bool success);
 
+/* Every field left 0 takes its default. */
 struct vg_actions_opts {
     const char *log_path;         /* the log action's file; NULL: log actions fail */
     size_t max_alerts;            /* alerts kept; default 10,000 */
@@ -76,8 +77,11 @@ vg_err vg_actions_alerts_json(struct vg_actions *a, uint64_t since, size_t limit
 
 struct vg_actions_stats {
     uint64_t alerts;           /* stored since start (replay included) */
+    uint64_t alert_errors;     /* alert requests that could not be stored */
     uint64_t alerts_dropped;   /* evicted by max_alerts */
-    uint64_t alert_seq;        /* the newest alert's seq */
+    uint64_t alerts_kept;      /* in the store now */
+    uint64_t alert_seq;        /* the newest alert's seq (alerts ever stored in this data
+                                * directory: it survives restarts) */
     uint64_t logged;           /* log lines written */
     uint64_t log_errors;
     uint64_t webhook_queued;
@@ -85,6 +89,7 @@ struct vg_actions_stats {
     uint64_t webhook_failed;   /* given up after the retries, or dropped at exit */
     uint64_t webhook_retries;
     uint64_t webhook_overflow; /* not queued: the queue was full */
+    uint64_t webhook_depth;    /* waiting in the queue now (not counting one in delivery) */
     uint64_t unknown;          /* requests of an unknown type */
 };
 void vg_actions_stats(struct vg_actions *a, struct vg_actions_stats *out);

@@ -50,6 +50,11 @@ static void defaults(struct vg_actions_opts *o)
         o->max_alerts = DEFAULT_MAX_ALERTS;
     if (!o->max_queue)
         o->max_queue = DEFAULT_MAX_QUEUE;
+    /* 0 is the default here as for every other field: the pipeline passes
+     * zeroed options, and a webhook that is never retried is not what
+     * docs/api.md promises. */
+    if (!o->webhook_retries)
+        o->webhook_retries = DEFAULT_RETRIES;
     if (!o->webhook_timeout_ms)
         o->webhook_timeout_ms = DEFAULT_TIMEOUT_MS;
     if (!o->webhook_backoff_ms)
@@ -65,8 +70,6 @@ vg_err vg_actions_new(struct vg_actions **out, const struct vg_actions_opts *opt
         return vg_error_set(err, VG_ERR_NOMEM, 0, 0, "out of memory");
     if (opts)
         a->o = *opts;
-    else
-        a->o.webhook_retries = DEFAULT_RETRIES;
     defaults(&a->o);
     a->ring = calloc(a->o.max_alerts, sizeof *a->ring);
     a->log_path = a->o.log_path ? strdup(a->o.log_path) : NULL;
@@ -151,6 +154,7 @@ static bool do_alert(struct vg_actions *a, const struct vg_cep_output *r)
         vg_buf_reset(&b);
         if (render_alert(seq, &cut, &b)) {
             vg_buf_free(&b);
+            a->st.alert_errors++;
             return false;
         }
     }
@@ -243,7 +247,9 @@ void vg_actions_stats(struct vg_actions *a, struct vg_actions_stats *out)
     actions__webhook_stats(a->hook, &w);
     pthread_mutex_lock(&a->mu);
     *out = a->st;
+    out->alerts_kept = a->count;
     pthread_mutex_unlock(&a->mu);
+    out->webhook_depth = w.depth;
     out->webhook_queued = w.queued;
     out->webhook_sent = w.sent;
     out->webhook_failed += w.failed;

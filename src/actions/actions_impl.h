@@ -15,6 +15,7 @@ struct actions__webhook;
 
 struct actions__webhook_stats {
     uint64_t queued, sent, failed, retries, overflow;
+    uint64_t depth; /* waiting now */
 };
 
 vg_err actions__webhook_new(struct actions__webhook **out, const struct vg_actions_opts *o);

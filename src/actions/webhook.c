@@ -55,6 +55,14 @@ static bool post_once(const struct actions__webhook *w, const struct hook_req *r
     if (!c)
         return false;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    /* A webhook is an HTTP POST: never let a rule's URL reach curl's other
+     * protocols (file, gopher, telnet, smtp … would read files or speak to
+     * internal services). Redirects are not followed (the default). */
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
@@ -221,6 +229,7 @@ void actions__webhook_stats(struct actions__webhook *w, struct actions__webhook_
 {
     pthread_mutex_lock(&w->mu);
     *out = w->st;
+    out->depth = w->depth;
     pthread_mutex_unlock(&w->mu);
 }
 
