@@ -118,9 +118,11 @@ void vg_pipeline_stats(struct vg_pipeline *p, struct vg_pipeline_stats *out);
 
 /* Replace or add the phenomenon `name` (body: rules text or JSON defining
  * exactly that phenomenon): validated, logged as a VG_REC_RULES record, then
- * applied — atomically, between two events. Errors located in err. */
+ * applied — atomically, between two events. *replaced (may be NULL) tells
+ * whether a phenomenon of that name was there. Errors located in err. */
 vg_err vg_pipeline_rules_put(struct vg_pipeline *p, const char *name, const char *body,
-                             size_t len, int64_t arrival_ms, struct vg_error *err);
+                             size_t len, int64_t arrival_ms, bool *replaced,
+                             struct vg_error *err);
 /* Remove it (logged likewise); VG_ERR_NOT_FOUND if there is none. */
 vg_err vg_pipeline_rules_delete(struct vg_pipeline *p, const char *name, int64_t arrival_ms,
                                 struct vg_error *err);

@@ -147,6 +147,23 @@ vg_err cep_stage__event(struct cep_stage *s, const struct vg_logevent *ev, int64
     return VG_OK;
 }
 
+vg_err cep_stage__end(struct cep_stage *s, const struct vg_logevent *ev, int64_t time_ms,
+                      bool replaying)
+{
+    vg_buf_reset(&s->complex);
+    s->ncomplex = 0;
+    s->replaying = replaying;
+    if (!vg_cep_count(s->engine))
+        return VG_OK;
+    struct vg_cep_field f[2] = {
+        {"case", {VG_CEP_STR, 0, ev->case_id, ev->case_len}},
+        {"process", {VG_CEP_STR, 0, ev->process, ev->process_len}},
+    };
+    vg_cep_process_fields(s->engine, "ends", time_ms, f, ev->process ? 2 : 1, NULL);
+    feed_back(s);
+    return VG_OK;
+}
+
 vg_err cep_stage__advance(struct cep_stage *s, int64_t now_ms, bool replaying)
 {
     vg_buf_reset(&s->complex);

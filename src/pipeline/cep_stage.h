@@ -38,6 +38,11 @@ void cep_stage__free(struct cep_stage **s);
  * cep_stage__add_complex. */
 vg_err cep_stage__event(struct cep_stage *s, const struct vg_logevent *ev, int64_t time_ms,
                         const struct vg_model *m, const struct vg_verdict *v, bool replaying);
+/* Process the end of a case (kind "ends", fields case and process when
+ * known; docs/rules.md), then the action events of the actions it
+ * requested. Its complex events are kept for cep_stage__add_complex. */
+vg_err cep_stage__end(struct cep_stage *s, const struct vg_logevent *ev, int64_t time_ms,
+                      bool replaying);
 /* Move the clock (absence timers, windows) without an event. */
 vg_err cep_stage__advance(struct cep_stage *s, int64_t now_ms, bool replaying);
 /* Replace the verdict's closing '}' at the end of out by

@@ -97,15 +97,18 @@ static vg_err process_record(struct vg_pipeline *p, uint64_t seq, int64_t arriva
     if (rc)
         return rc;
     /* The rule stage sees the event after compliance, in log order, with
-     * its own time (or the arrival time), live and in replay alike. */
+     * its own time (or the arrival time), live and in replay alike; a case
+     * end as an event of kind "ends" (docs/rules.md). */
+    int64_t t = ev->time_ms != VG_TIME_NONE ? ev->time_ms : arrival_ms;
     if (p->cep && type == VG_REC_EVENT)
-        cep_stage__event(p->cep, ev, ev->time_ms != VG_TIME_NONE ? ev->time_ms : arrival_ms,
-                         p->model, &v, p->replaying);
+        cep_stage__event(p->cep, ev, t, p->model, &v, p->replaying);
+    else if (p->cep && type == VG_REC_END)
+        cep_stage__end(p->cep, ev, t, p->replaying);
     if (!out)
         return VG_OK;
     rc = vg_verdict_json(p->checker, &v, ev->case_id, ev->case_len, seq,
                          VG_VJSON_SEQ | VG_VJSON_CASE_FLAGS, out);
-    if (!rc && p->cep && type == VG_REC_EVENT)
+    if (!rc && p->cep)
         rc = cep_stage__add_complex(p->cep, out);
     return rc;
 }
@@ -672,8 +675,19 @@ void vg_pipeline_stats(struct vg_pipeline *p, struct vg_pipeline_stats *out)
 
 /* ---- rules and alerts ---------------------------------------------------- */
 
+/* Whether the engine holds a phenomenon of this name (p->mu held). */
+static bool has_rule(struct vg_pipeline *p, const char *name)
+{
+    struct vg_cep *e = cep_stage__engine(p->cep);
+    for (size_t i = 0; i < vg_cep_count(e); i++)
+        if (strcmp(vg_cep_name(e, i), name) == 0)
+            return true;
+    return false;
+}
+
 vg_err vg_pipeline_rules_put(struct vg_pipeline *p, const char *name, const char *body,
-                             size_t len, int64_t arrival_ms, struct vg_error *err)
+                             size_t len, int64_t arrival_ms, bool *replaced,
+                             struct vg_error *err)
 {
     if (!p->cep)
         return vg_error_set(err, VG_ERR_UNSUPPORTED, 0, 0, "the rule stage is off");
@@ -681,6 +695,8 @@ vg_err vg_pipeline_rules_put(struct vg_pipeline *p, const char *name, const char
     vg_buf_init(&pl, 0);
     vg_err rc = cep_stage__put_payload(name, body, len, "body", &pl, err);
     pthread_mutex_lock(&p->mu);
+    if (!rc && replaced)
+        *replaced = has_rule(p, name);
     if (!rc)
         rc = log_rules(p, &pl, arrival_ms, err);
     uint64_t last = p->seq;

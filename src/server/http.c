@@ -342,21 +342,29 @@ static long percent_decode(const char *s, size_t n, char *out)
     return (long)k;
 }
 
-/* The {case} of a path, decoded; 0, or -1 after answering 400/404. */
-static int case_param(const char *param, size_t plen, char *buf, size_t *len,
-                      struct vg_http_resp *rs)
+/* A {case} or {name} path segment, decoded; 0, or -1 after answering
+ * 400/404. `what` names it for a bad escape ("case id"), `too_long` is the
+ * 404 message when it is longer than any id can be. */
+static int path_param(const char *param, size_t plen, const char *what, const char *too_long,
+                      char *buf, size_t *len, struct vg_http_resp *rs)
 {
     long n = percent_decode(param, plen, buf);
     if (n == -1) {
-        server__error(rs, 400, "bad_request", "bad percent-encoding in the case id");
+        server__error(rs, 400, "bad_request", "bad percent-encoding in the %s", what);
         return -1;
     }
     if (n == -2) {
-        server__error(rs, 404, "not_found", "no open case with an id that long");
+        server__error(rs, 404, "not_found", "%s", too_long);
         return -1;
     }
     *len = (size_t)n;
     return 0;
+}
+
+static int case_param(const char *param, size_t plen, char *buf, size_t *len,
+                      struct vg_http_resp *rs)
+{
+    return path_param(param, plen, "case id", "no open case with an id that long", buf, len, rs);
 }
 
 /* Content-Type of a body: json, ndjson, or -1 for anything else. */
@@ -611,14 +619,15 @@ static void h_rule(struct vg_server *s, const struct vg_http_req *rq, const char
 {
     char name[PATH_ID_MAX + 1];
     size_t n;
-    if (case_param(param, plen, name, &n, rs))
+    if (path_param(param, plen, "rule name", "no rule with a name that long", name, &n, rs))
         return;
     struct vg_error err = {0};
     vg_err rc;
     unsigned m = method_bit(rq->method);
+    bool replaced = false;
     if (m == M_PUT)
         rc = vg_pipeline_rules_put(s->pipe, name, rq->body ? rq->body : "", rq->body_len,
-                                   server__now_ms(), &err);
+                                   server__now_ms(), &replaced, &err);
     else if (m == M_DELETE)
         rc = vg_pipeline_rules_delete(s->pipe, name, server__now_ms(), &err);
     else
@@ -627,8 +636,11 @@ static void h_rule(struct vg_server *s, const struct vg_http_req *rq, const char
         server__error(rs, 404, "not_found", "no rule named '%.200s'", name);
     else if (rc)
         rules_error(rs, rc, &err);
-    else if (m != M_GET)
-        answer_json(rs, m == M_PUT ? "{\"ok\":true,\"replaced\":true}\n" : "{\"ok\":true}\n");
+    else if (m == M_PUT)
+        answer_json(rs, replaced ? "{\"ok\":true,\"replaced\":true}\n"
+                                 : "{\"ok\":true,\"replaced\":false}\n");
+    else if (m == M_DELETE)
+        answer_json(rs, "{\"ok\":true}\n");
 }
 
 /* "NAME=N" in the query: 0 when absent, -1 for a bad value. */
