@@ -5,10 +5,11 @@
  * HTTP counters are relaxed atomics bumped once per request by
  * vg_server_log_request, so no lock is taken on the request path; the
  * pipeline's own counters (events, results by k, log, snapshots) are read
- * through vg_pipeline_stats when asked for. The events/s rate over the last
- * minute comes from a ring of per-second slots; a slot being reused for a
- * new second may lose an increment made at that very moment, so the rate is
- * approximate (the totals are exact).
+ * through vg_pipeline_stats when asked for, the rule stage's (engine runs,
+ * actions, alerts, webhook queue) through vg_pipeline_cep_stats. The events/s
+ * rate over the last minute comes from a ring of per-second slots; a slot
+ * being reused for a new second may lose an increment made at that very
+ * moment, so the rate is approximate (the totals are exact).
  */
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +82,8 @@ struct snapshot_view {
     int ks[VG_K_MAX];
     size_t nk;
     double uptime;
+    struct vg_cep_stats cep;      /* the rule stage; zeros without one */
+    struct vg_actions_stats act;
 };
 
 static void gather(struct vg_server *s, struct snapshot_view *v)
@@ -89,6 +92,7 @@ static void gather(struct vg_server *s, struct snapshot_view *v)
     if (s->pipe) {
         vg_pipeline_stats(s->pipe, &v->ps);
         v->nk = vg_pipeline_prefixes(s->pipe, v->ks);
+        vg_pipeline_cep_stats(s->pipe, &v->cep, &v->act);
     }
     v->uptime = server__monotonic() - s->start_mono;
 }
@@ -264,11 +268,88 @@ static vg_err prom_http(struct vg_buf *b, struct vg_server *s, const struct snap
     return rc;
 }
 
+/* The rule stage: the engine's counters (they survive restarts: they are
+ * part of its snapshot state), then what the actions executor did since
+ * start. */
+static vg_err prom_cep(struct vg_buf *b, const struct snapshot_view *v)
+{
+    const struct vg_cep_stats *c = &v->cep;
+    const struct vg_actions_stats *a = &v->act;
+    const struct {
+        const char *name, *type, *help;
+        double v;
+    } rows[] = {
+        {"vigil_cep_events_total", "counter",
+         "Events offered to the rule engine (events, deviations, case ends, action and "
+         "complex events).",
+         (double)c->events},
+        {"vigil_cep_complex_events_total", "counter",
+         "Complex events emitted (patterns, aggregates, absences).", (double)c->completed},
+        {"vigil_cep_runs_active", "gauge", "Rule runs alive now.", (double)c->active},
+        {"vigil_cep_runs_halted_total", "counter",
+         "Rule runs halted (expired ones and cancelled absences included).", (double)c->halted},
+        {"vigil_cep_runs_expired_total", "counter", "Rule runs dropped by their time window.",
+         (double)c->expired},
+        {"vigil_cep_runs_capped_total", "counter", "Rule runs dropped by max_runs.",
+         (double)c->capped},
+        {"vigil_cep_action_requests_total", "counter", "Actions the rules requested.",
+         (double)c->actions},
+        {"vigil_actions_unknown_total", "counter", "Action requests of an unknown type.",
+         (double)a->unknown},
+        {"vigil_alert_seq", "gauge",
+         "Sequence number of the newest alert (alerts stored since the data directory was "
+         "created).",
+         (double)a->alert_seq},
+        {"vigil_alerts_kept", "gauge", "Alerts in the alert store now.", (double)a->alerts_kept},
+        {"vigil_alerts_dropped_total", "counter",
+         "Alerts evicted from the full alert store (the oldest first).",
+         (double)a->alerts_dropped},
+        {"vigil_webhook_queue_depth", "gauge", "Webhook requests waiting for delivery.",
+         (double)a->webhook_depth},
+        {"vigil_webhook_queued_total", "counter", "Webhook requests queued.",
+         (double)a->webhook_queued},
+        {"vigil_webhook_retries_total", "counter", "Webhook delivery attempts after a failure.",
+         (double)a->webhook_retries},
+        {"vigil_webhook_overflow_total", "counter",
+         "Webhook requests dropped because the queue was full.", (double)a->webhook_overflow},
+    };
+    vg_err rc = head(b, "vigil_cep_drops_total", "counter",
+                     "Rule-engine limits that bit: complex events not re-entered (depth), "
+                     "events not offered (keys), runs halted by max_history (history).");
+    if (!rc)
+        rc = vg_buf_printf(b,
+                           "vigil_cep_drops_total{reason=\"depth\"} %llu\n"
+                           "vigil_cep_drops_total{reason=\"keys\"} %llu\n"
+                           "vigil_cep_drops_total{reason=\"history\"} %llu\n",
+                           (unsigned long long)c->depth_drops, (unsigned long long)c->key_drops,
+                           (unsigned long long)c->history_drops);
+    if (!rc)
+        rc = head(b, "vigil_actions_total", "counter",
+                  "Actions executed since start, by action and outcome (alert: stored; log: "
+                  "line written; webhook: delivered with a 2xx answer, or given up).");
+    if (!rc)
+        rc = vg_buf_printf(
+            b,
+            "vigil_actions_total{action=\"alert\",outcome=\"success\"} %llu\n"
+            "vigil_actions_total{action=\"alert\",outcome=\"failure\"} %llu\n"
+            "vigil_actions_total{action=\"log\",outcome=\"success\"} %llu\n"
+            "vigil_actions_total{action=\"log\",outcome=\"failure\"} %llu\n"
+            "vigil_actions_total{action=\"webhook\",outcome=\"success\"} %llu\n"
+            "vigil_actions_total{action=\"webhook\",outcome=\"failure\"} %llu\n",
+            (unsigned long long)a->alerts, (unsigned long long)a->alert_errors,
+            (unsigned long long)a->logged, (unsigned long long)a->log_errors,
+            (unsigned long long)a->webhook_sent, (unsigned long long)a->webhook_failed);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0] && !rc; i++)
+        rc = one(b, rows[i].name, rows[i].type, rows[i].help, rows[i].v);
+    return rc;
+}
+
 vg_err server__metrics_prometheus(struct vg_server *s, struct vg_buf *out)
 {
     struct snapshot_view v;
     gather(s, &v);
     vg_err rc = prom_pipeline(out, &v);
+    rc = rc ? rc : prom_cep(out, &v);
     return rc ? rc : prom_http(out, s, &v);
 }
 
@@ -312,6 +393,35 @@ static vg_err json_counts(struct vg_buf *b, struct vg_server *s, const struct sn
         (unsigned long long)p->replayed, p->replay_seconds);
 }
 
+static vg_err json_cep(struct vg_buf *b, const struct snapshot_view *v)
+{
+    const struct vg_cep_stats *c = &v->cep;
+    const struct vg_actions_stats *a = &v->act;
+    return vg_buf_printf(
+        b,
+        "\"cep\":{\"events\":%llu,\"complex\":%llu,"
+        "\"runs\":{\"active\":%llu,\"halted\":%llu,\"expired\":%llu,\"capped\":%llu},"
+        "\"drops\":{\"depth\":%llu,\"keys\":%llu,\"history\":%llu},"
+        "\"action_requests\":%llu,\"unknown_actions\":%llu,"
+        "\"alerts\":{\"stored\":%llu,\"errors\":%llu,\"seq\":%llu,\"kept\":%llu,"
+        "\"dropped\":%llu},"
+        "\"log\":{\"written\":%llu,\"errors\":%llu},"
+        "\"webhook\":{\"queued\":%llu,\"sent\":%llu,\"failed\":%llu,\"retries\":%llu,"
+        "\"overflow\":%llu,\"depth\":%llu}},",
+        (unsigned long long)c->events, (unsigned long long)c->completed,
+        (unsigned long long)c->active, (unsigned long long)c->halted,
+        (unsigned long long)c->expired, (unsigned long long)c->capped,
+        (unsigned long long)c->depth_drops, (unsigned long long)c->key_drops,
+        (unsigned long long)c->history_drops, (unsigned long long)c->actions,
+        (unsigned long long)a->unknown, (unsigned long long)a->alerts,
+        (unsigned long long)a->alert_errors, (unsigned long long)a->alert_seq,
+        (unsigned long long)a->alerts_kept, (unsigned long long)a->alerts_dropped,
+        (unsigned long long)a->logged, (unsigned long long)a->log_errors,
+        (unsigned long long)a->webhook_queued, (unsigned long long)a->webhook_sent,
+        (unsigned long long)a->webhook_failed, (unsigned long long)a->webhook_retries,
+        (unsigned long long)a->webhook_overflow, (unsigned long long)a->webhook_depth);
+}
+
 static vg_err json_http(struct vg_buf *b, struct vg_server *s)
 {
     struct server__metrics *m = &s->metrics;
@@ -345,5 +455,7 @@ vg_err server__stats_json(struct vg_server *s, struct vg_buf *out)
         rc = json_results(out, &v);
     if (!rc)
         rc = json_counts(out, s, &v);
+    if (!rc)
+        rc = json_cep(out, &v);
     return rc ? rc : json_http(out, s);
 }
