@@ -3,9 +3,10 @@
 # only) against the standalone server: `vigil serve` on a free port of
 # 127.0.0.1, driven with real HTTP — every route and error status, batch
 # atomicity, limits, concurrent clients, auth, TLS, the request log, the
-# docs/api.md examples, kill -9 restart recovery during `vigil replay`, and
-# damaged data directories. The suite prints one line per test and closes
-# with "N passed, N failed"; every process it starts is killed at the end.
+# docs/api.md examples, kill -9 restart recovery during `vigil replay`,
+# damaged data directories, and the rule stage (rules, alerts, webhooks,
+# restarts). The suite prints one line per test and closes with
+# "N passed, N failed"; every process it starts is killed at the end.
 set -uo pipefail
 : "${VG_BIN:?VG_BIN must point at the vigil binary}"
 : "${VG_SOURCE_DIR:?}"
