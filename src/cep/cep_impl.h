@@ -433,18 +433,18 @@ bool cep__key_cur(struct vg_cep *e, struct cep__pattern *p, const struct cep__ev
 struct cep__slot *cep__slot_cur(struct vg_cep *e, struct cep__pattern *p, bool create);
 /* The entity (key) of a sub-slot of p. */
 const struct cep__ent *cep__slot_ent(const struct cep__pattern *p, const struct cep__slot *s);
-void cep__slot_maybe_release(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s);
+void cep__slot_maybe_release(struct cep__pattern *p, struct cep__slot *s);
 void cep__slot_schedule(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s);
 void cep__heap_push(struct vg_cep *e, struct cep__timer t);
 struct cep__timer cep__heap_pop(struct vg_cep *e);
 bool cep__ent_set_key(struct cep__ent *t, const char *key, uint32_t len);
 void cep__ent_key_free(struct cep__ent *t);
-/* State decode: reset a group to no entities; add entity eid with key
- * (entities must arrive in index order, free ones with their link);
- * index the used ones; release entities no sub-slot uses. */
+/* State decode: reset a group to no entities; make room for n rows (the
+ * decoder then fills them in index order); index the used entities and
+ * release those no sub-slot uses. */
 void cep__group_reset(struct cep__kgroup *g);
 vg_err cep__group_reserve(struct cep__kgroup *g, uint32_t n);
-vg_err cep__group_reindex(struct vg_cep *e, struct cep__kgroup *g);
+vg_err cep__group_reindex(struct cep__kgroup *g);
 
 /* load.c */
 vg_err cep__compile_phen(struct vg_cep *e, const json_t *obj, size_t index,

@@ -472,7 +472,7 @@ static void offer_seq(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *
     bool cut = s && s->nruns ? advance_runs(e, p, s, ev, depth) : false;
     if (!cut)
         s = start_run(e, p, s, ev, depth);
-    cep__slot_maybe_release(e, p, s);
+    cep__slot_maybe_release(p, s);
 }
 
 /* ---- absence ------------------------------------------------------------------ */
@@ -505,7 +505,7 @@ static void offer_abs(struct vg_cep *e, struct cep__pattern *p, struct cep__ev *
                 cep__run_free(e, r);
         }
     }
-    cep__slot_maybe_release(e, p, s);
+    cep__slot_maybe_release(p, s);
 }
 
 /* ---- aggregates --------------------------------------------------------------- */
@@ -707,7 +707,7 @@ void cep__slot_sweep(struct vg_cep *e, struct cep__pattern *p, struct cep__slot 
         s->nruns = w;
     }
     cep__slot_schedule(e, p, s);
-    cep__slot_maybe_release(e, p, s);
+    cep__slot_maybe_release(p, s);
 }
 
 /* Free every run and window entry of a pattern and its sub-slots' arrays
@@ -723,7 +723,7 @@ void cep__pattern_clear(struct vg_cep *e, struct cep__pattern *p)
         while (s->wn)
             win_pop(s);
         if (s->used)
-            cep__slot_maybe_release(e, p, s);
+            cep__slot_maybe_release(p, s);
         free(s->runs);
         free(s->win);
         memset(s, 0, sizeof *s);

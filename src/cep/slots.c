@@ -313,9 +313,8 @@ void cep__group_reset(struct cep__kgroup *g)
     g->cepoch = 0;
 }
 
-vg_err cep__group_reindex(struct vg_cep *e, struct cep__kgroup *g)
+vg_err cep__group_reindex(struct cep__kgroup *g)
 {
-    (void)e;
     free(g->ht);
     g->ht = NULL;
     g->htcap = g->htused = 0;
@@ -461,9 +460,8 @@ static void slot_release(struct cep__pattern *p, struct cep__slot *s)
         ent_release(g, eid);
 }
 
-void cep__slot_maybe_release(struct vg_cep *e, struct cep__pattern *p, struct cep__slot *s)
+void cep__slot_maybe_release(struct cep__pattern *p, struct cep__slot *s)
 {
-    (void)e;
     if (s && s->used && s->nruns == 0 && s->wn == 0)
         slot_release(p, s);
 }
@@ -579,10 +577,11 @@ static int64_t slot_deadline(const struct cep__pattern *p, const struct cep__slo
 {
     int64_t at = INT64_MAX;
     if (p->pk == PK_AGG) {
-        uint32_t i = cep__agg_lazy(p) ? (s->whead + s->wn - 1) % (s->wcap ? s->wcap : 1) : s->whead;
-        if (s->wn)
-            at = s->win[i].time + p->window;
-        return at;
+        if (!s->wn)
+            return at;
+        /* a lazy window: when its newest entry expires; else its oldest */
+        uint32_t i = cep__agg_lazy(p) ? (s->whead + s->wn - 1) % s->wcap : s->whead;
+        return s->win[i].time + p->window;
     }
     if (!p->within)
         return at;

@@ -846,7 +846,7 @@ vg_err vg_cep_decode_state(struct vg_cep *e, const char *data, size_t len,
     if (!rc)
         rc = get_events(&d) || get_groups(&d) || get_patterns(&d) || get_timers(&d) ? -1 : 0;
     for (uint32_t i = 0; !rc && i < e->ngroups; i++)
-        if (cep__group_reindex(e, e->groups[i]) != VG_OK)
+        if (cep__group_reindex(e->groups[i]) != VG_OK)
             rc = -1;
     dec_free(&d);
     if (rc) {
